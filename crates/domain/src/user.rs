@@ -154,3 +154,10 @@ mod tests {
         assert!(!UserStatus::Suspended.may_send_traffic());
     }
 }
+
+/// A user's login secret: only the password's Argon2 hash (PHC string) is ever kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Credential {
+    /// The PHC-format hash.
+    pub password_hash: String,
+}

@@ -1,1 +1,85 @@
-//! placeholder
+//! The embedded backend: SQLite in the data directory.
+//!
+//! One file, `clicktrail.db`, in WAL mode. SQLite calls block, so every call runs on Tokio's
+//! blocking pool, never on an async worker. Migrations are applied when the store opens and by
+//! `clicktrail migrate`.
+
+#![forbid(unsafe_code)]
+
+mod config;
+mod migrate;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use clicktrail_store::StoreError;
+use rusqlite::Connection;
+
+pub use migrate::{MIGRATIONS, migrate};
+
+/// Name of the database file inside the data directory.
+pub const DB_FILE: &str = "clicktrail.db";
+
+/// The SQLite store.
+#[derive(Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+    path: Option<PathBuf>,
+}
+
+pub(crate) fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+fn configure(conn: &Connection) -> Result<(), StoreError> {
+    conn.pragma_update(None, "journal_mode", "WAL").map_err(backend)?;
+    conn.pragma_update(None, "synchronous", "NORMAL").map_err(backend)?;
+    conn.pragma_update(None, "foreign_keys", "ON").map_err(backend)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(backend)?;
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database in `data_dir` and applies pending migrations.
+    pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(|e| {
+            StoreError::Backend(format!("cannot create data directory {}: {e}", data_dir.display()))
+        })?;
+        let path = data_dir.join(DB_FILE);
+        let mut conn = Connection::open(&path)
+            .map_err(|e| StoreError::Backend(format!("cannot open {}: {e}", path.display())))?;
+        configure(&conn)?;
+        migrate(&mut conn)?;
+        Ok(Self { conn: Arc::new(Mutex::new(conn)), path: Some(path) })
+    }
+
+    /// A private in-memory database (tests).
+    pub fn open_in_memory() -> Result<Self, StoreError> {
+        let mut conn = Connection::open_in_memory().map_err(backend)?;
+        configure(&conn)?;
+        migrate(&mut conn)?;
+        Ok(Self { conn: Arc::new(Mutex::new(conn)), path: None })
+    }
+
+    /// The database file, when on disk.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// Runs `f` with the connection on the blocking pool.
+    pub(crate) async fn with<R, F>(&self, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<R, StoreError> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            // A panic while holding the lock leaves SQLite itself consistent (every write is a
+            // transaction), so a poisoned lock is safe to take over.
+            let mut guard = conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            f(&mut guard)
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("storage task failed: {e}")))?
+    }
+}

@@ -1,1 +1,17 @@
-//! placeholder
+//! Clicktrail's storage seams.
+//!
+//! Every capability the server persists sits behind one trait, held as `Arc<dyn Trait>`, so a
+//! backend (SQLite now; PostgreSQL, ClickHouse and Redis later) slots in without touching the
+//! HTTP or domain code. This crate holds the traits, the typed layer the rest of the server
+//! uses, and the conformance suite every backend runs unchanged.
+
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod conformance;
+pub mod entity;
+mod error;
+
+pub use config::{ConfigStore, Index, Kind, Order, Page, Query};
+pub use entity::{Config, Entity};
+pub use error::StoreError;
