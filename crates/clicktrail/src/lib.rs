@@ -1,1 +1,28 @@
-//! placeholder
+//! Clicktrail: self-hosted affiliate tracking.
+//!
+//! The library holds the whole server; `main.rs` only parses the command line. Layout:
+//! - [`settings`]: defaults, TOML file, `CLICKTRAIL_*` environment;
+//! - [`app`]: state, start-up and graceful shutdown; [`bootstrap`]: first-start set-up;
+//! - [`auth`]: API keys to callers; [`manage`]: management operations shared by every API;
+//! - [`http`]: routes and the mapping of [`error::Error`] to each dialect's bodies;
+//! - [`cli`]: the subcommands, [`demo`]: the demo network.
+//!
+//! The domain (`clicktrail-domain`) and the storage traits (`clicktrail-store`) are crates of
+//! their own; the embedded backend is `clicktrail-store-sqlite`.
+
+#![forbid(unsafe_code)]
+
+pub mod app;
+pub mod auth;
+pub mod bootstrap;
+pub mod cli;
+pub mod demo;
+pub mod error;
+pub mod http;
+pub mod manage;
+pub mod random;
+pub mod settings;
+pub mod telemetry;
+
+pub use app::App;
+pub use settings::Settings;

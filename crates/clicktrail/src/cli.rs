@@ -1,0 +1,262 @@
+//! The command line: `clicktrail serve | migrate | print-config | keys | users | demo`.
+
+use std::io::BufRead;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use clicktrail_domain::key::{ApiKey, Scope, Tier};
+use clicktrail_domain::user::{Credential, User};
+use clicktrail_store::{Config, Page, Query};
+use serde_json::json;
+
+use crate::app::{self, App};
+use crate::bootstrap;
+use crate::manage::keys::{self, KeyView};
+use crate::manage::users::AnyUser;
+use crate::manage;
+use clicktrail_store::Entity;
+use crate::settings::Settings;
+use crate::telemetry;
+
+/// Self-hosted affiliate tracking.
+#[derive(Debug, Parser)]
+#[command(name = "clicktrail", version, about)]
+pub struct Cli {
+    /// A TOML settings file (environment variables `CLICKTRAIL_*` override it).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Data directory of the embedded store [default: ./clicktrail-data].
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server on the embedded store.
+    Serve {
+        /// Address to listen on [default: 127.0.0.1:8080].
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<SocketAddr>,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print the effective settings (secrets redacted).
+    PrintConfig,
+    /// Manage API keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Manage users.
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// Create a realistic demo network and print keys and example requests.
+    Demo {
+        /// Address the server will listen on, for the printed examples.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+    },
+}
+
+/// `clicktrail keys …`
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a key; its secret is printed once.
+    Create(KeyArgs),
+    /// List keys (never their secrets).
+    List {
+        /// Only this user's keys.
+        #[arg(long)]
+        user_id: Option<i64>,
+    },
+    /// Revoke a key.
+    Revoke {
+        /// The key's id (see `keys list`).
+        id: i64,
+    },
+}
+
+/// Arguments of `keys create`.
+#[derive(Debug, Args)]
+pub struct KeyArgs {
+    /// The user the key acts as.
+    #[arg(long)]
+    pub user_id: i64,
+    /// Comma-separated scopes: read:offers, read:stats, read:conversions, write:postback, admin.
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub scopes: Vec<String>,
+    /// Rate-limit tier: standard or premium.
+    #[arg(long, default_value = "standard")]
+    pub tier: String,
+    /// A label.
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
+/// `clicktrail users …`
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Create a user.
+    Create {
+        /// admin, affiliate or advertiser.
+        #[arg(long)]
+        role: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// E-mail (unique).
+        #[arg(long)]
+        email: Option<String>,
+        /// Account status [default: active].
+        #[arg(long)]
+        status: Option<String>,
+        /// Affiliate group id (affiliates only).
+        #[arg(long)]
+        affiliate_group_id: Option<i64>,
+        /// Read a panel password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+impl Cli {
+    /// Runs the command.
+    pub async fn run(self) -> anyhow::Result<()> {
+        let mut settings = Settings::load(self.config.as_deref()).context("invalid settings")?;
+        if let Some(dir) = self.data_dir {
+            settings.data_dir = dir;
+        }
+        telemetry::init_logs(&settings.log);
+        match self.command {
+            Command::Serve { listen } => serve(settings, listen).await,
+            Command::Migrate => migrate(&settings),
+            Command::PrintConfig => {
+                print!("{}", settings.to_toml());
+                Ok(())
+            }
+            Command::Keys(cmd) => keys_command(&settings, cmd).await,
+            Command::Users(cmd) => users_command(&settings, cmd).await,
+            Command::Demo { listen } => crate::demo::run(&settings, listen).await,
+        }
+    }
+}
+
+async fn serve(mut settings: Settings, listen: Option<SocketAddr>) -> anyhow::Result<()> {
+    if let Some(addr) = listen {
+        settings.listen = addr;
+    }
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (is another server running there? try --listen)", settings.listen))?;
+    let data_dir = settings.data_dir.clone();
+    let app = App::build(settings, listener).await?;
+    let addr = app.local_addr()?;
+    if let Some(secret) = &app.bootstrap.generated_admin_key {
+        println!("Created a new network in {}.", data_dir.display());
+        println!("Admin API key (shown once, store it now): {secret}");
+    }
+    println!("Clicktrail listening on http://{addr}");
+    tracing::info!(%addr, data_dir = %data_dir.display(), "listening");
+    app.run(app::shutdown_signal()).await
+}
+
+fn migrate(settings: &Settings) -> anyhow::Result<()> {
+    let store = app::open_store(settings)?;
+    println!("Database {} is up to date.", store.path().map_or_else(String::new, |p| p.display().to_string()));
+    Ok(())
+}
+
+/// Opens the store for an offline command, with the operator's rights.
+pub async fn open_for_operator(settings: &Settings) -> anyhow::Result<(Config, crate::auth::Caller)> {
+    let config = Config::new(Arc::new(app::open_store(settings)?));
+    let setup = bootstrap::run(&config, settings).await?;
+    if let Some(secret) = setup.generated_admin_key {
+        println!("Created a new network in {}.", settings.data_dir.display());
+        println!("Admin API key (shown once, store it now): {secret}");
+    }
+    let admin = bootstrap::first_admin(&config).await?.context("no admin user exists; run `clicktrail serve` once")?;
+    Ok((config, bootstrap::operator(admin)))
+}
+
+fn print_key(view: &KeyView) {
+    let scopes: Vec<&str> = view.scopes.iter().map(|s| s.as_str()).collect();
+    println!(
+        "{:>5}  user {:>5}  {:<8}  {:<8}  {:<12}  {}",
+        view.id,
+        view.user_id,
+        view.status,
+        format!("{:?}", view.tier).to_lowercase(),
+        view.prefix,
+        scopes.join(",")
+    );
+}
+
+async fn keys_command(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<()> {
+    let (config, operator) = open_for_operator(settings).await?;
+    match cmd {
+        KeysCommand::Create(args) => {
+            let scopes = args.scopes.iter().map(|s| Scope::parse(s).map_err(|e| anyhow::anyhow!("--scopes: {}", e.message))).collect::<Result<Vec<_>, _>>()?;
+            let tier: Tier = serde_json::from_value(json!(args.tier)).map_err(|_| anyhow::anyhow!("--tier: use standard or premium"))?;
+            let body = json!({"user_id": args.user_id, "scopes": scopes, "tier": tier, "name": args.name});
+            let view = keys::create(&config, &operator, body).await.map_err(|e| anyhow::anyhow!(e.message))?;
+            print_key(&view);
+            println!("Secret (shown once, store it now): {}", view.key.unwrap_or_default());
+        }
+        KeysCommand::List { user_id } => {
+            let page: Page<ApiKey> = config.list(&Query { owner_id: user_id, ..Query::default() }).await?;
+            println!("{:>5}  {:<10}  {:<8}  {:<8}  {:<12}  scopes", "id", "user", "status", "tier", "prefix");
+            for k in &page.items {
+                print_key(&KeyView::of(k));
+            }
+            println!("{} key(s)", page.total);
+        }
+        KeysCommand::Revoke { id } => {
+            let k = keys::revoke(&config, &operator, id).await.map_err(|e| anyhow::anyhow!("{} (see `clicktrail keys list`)", e.message))?;
+            print_key(&KeyView::of(&k));
+            println!("Revoked.");
+        }
+    }
+    Ok(())
+}
+
+async fn users_command(settings: &Settings, cmd: UsersCommand) -> anyhow::Result<()> {
+    let (config, operator) = open_for_operator(settings).await?;
+    let UsersCommand::Create { role, name, email, status, affiliate_group_id, password_stdin } = cmd;
+    let mut body = json!({"role": role, "name": name, "email": email, "affiliate_group_id": affiliate_group_id});
+    if let (Some(status), Some(map)) = (status, body.as_object_mut()) {
+        map.insert("status".into(), status.into());
+    }
+    let password = if password_stdin {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line).context("cannot read the password from standard input")?;
+        let line = line.trim_end_matches(['\r', '\n']).to_owned();
+        if line.chars().count() < 10 {
+            bail!("the password must be at least 10 characters");
+        }
+        Some(line)
+    } else {
+        None
+    };
+    let user: AnyUser = manage::create(&config, &operator, body).await.map_err(|e| anyhow::anyhow!(e.message))?;
+    if let Some(password) = password {
+        config.put_credential(user.id(), &Credential { password_hash: hash_password(&password)? }).await?;
+    }
+    let User { id, role, spec, .. } = user.0;
+    println!("Created {} {id}: {}", role.as_str(), spec.name);
+    Ok(())
+}
+
+/// Hashes a panel password with Argon2id and a random salt.
+pub fn hash_password(password: &str) -> anyhow::Result<String> {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let salt = SaltString::encode_b64(&crate::random::bytes::<16>()).map_err(|e| anyhow::anyhow!("salt: {e}"))?;
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| anyhow::anyhow!("cannot hash the password: {e}"))
+}

@@ -1,0 +1,136 @@
+//! Request extractors of the native API: the caller, a JSON body, query parameters, ids.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use clicktrail_store::Query;
+use serde_json::Value;
+
+use super::error::ApiError;
+use crate::app::AppState;
+use crate::auth::{self, Caller};
+use crate::error::{Error, ErrorKind};
+use crate::manage::ListRequest;
+
+/// The caller of a native API route, from `Authorization: Bearer <key>` or `X-Api-Key`.
+pub struct NativeCaller(pub Caller);
+
+impl std::ops::Deref for NativeCaller {
+    type Target = Caller;
+    fn deref(&self) -> &Caller {
+        &self.0
+    }
+}
+
+/// The secret presented in `Authorization: Bearer` or `X-Api-Key`.
+pub fn bearer_or_api_key(parts: &Parts) -> Result<String, Error> {
+    let unauthenticated = |m: &str| Error::new(ErrorKind::Unauthenticated, m);
+    if let Some(value) = parts.headers.get(AUTHORIZATION) {
+        let value = value.to_str().map_err(|_| unauthenticated("Malformed Authorization header."))?;
+        let (scheme, token) = value.trim().split_once(' ').unwrap_or((value, ""));
+        if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+            return Err(unauthenticated("Malformed Authorization header: expected 'Bearer <API key>'."));
+        }
+        return Ok(token.trim().to_owned());
+    }
+    if let Some(value) = parts.headers.get("x-api-key") {
+        let value = value.to_str().map_err(|_| unauthenticated("Malformed X-Api-Key header."))?;
+        return Ok(value.trim().to_owned());
+    }
+    Err(unauthenticated("Missing API key: send 'Authorization: Bearer <API key>' or 'X-Api-Key: <API key>'."))
+}
+
+impl FromRequestParts<AppState> for NativeCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let secret = bearer_or_api_key(parts)?;
+        Ok(Self(auth::authenticate(&state.config, &secret).await?))
+    }
+}
+
+/// A JSON request body, any shape; operations check the shape they need.
+pub struct JsonBody(pub Value);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| Error::invalid("body", format!("could not be read ({e})")))?;
+        if bytes.is_empty() {
+            return Err(Error::invalid("body", "is empty; send a JSON object").into());
+        }
+        serde_json::from_slice(&bytes)
+            .map(Self)
+            .map_err(|e| Error::invalid("body", format!("is not valid JSON ({e})")).into())
+    }
+}
+
+/// Query parameters, with the parsing every list shares.
+pub struct Params(pub HashMap<String, String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Params {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let raw = parts.uri.query().unwrap_or("");
+        Ok(Self(url::form_urlencoded::parse(raw.as_bytes()).into_owned().collect()))
+    }
+}
+
+/// Default page size of native lists.
+pub const DEFAULT_PER_PAGE: u64 = 50;
+/// Largest page size; more is capped.
+pub const MAX_PER_PAGE: u64 = 100;
+
+impl Params {
+    /// A non-empty parameter.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
+    }
+
+    /// A positive whole number.
+    pub fn positive(&self, name: &str) -> Result<Option<u64>, Error> {
+        self.get(name)
+            .map(|v| match v.parse::<u64>() {
+                Ok(n) if n > 0 => Ok(n),
+                _ => Err(Error::invalid(name, format!("must be a positive whole number (got '{v}')"))),
+            })
+            .transpose()
+    }
+
+    /// A numeric id.
+    pub fn id(&self, name: &str) -> Result<Option<i64>, Error> {
+        self.get(name)
+            .map(|v| v.parse::<i64>().map_err(|_| Error::invalid(name, format!("must be a numeric id (got '{v}')"))))
+            .transpose()
+    }
+
+    /// Page and filters shared by every list: `page`, `per_page`, `status` (comma-separated,
+    /// checked against `statuses`), `q` (name contains).
+    pub fn list_request(&self, statuses: &[&str]) -> Result<ListRequest, Error> {
+        let page = self.positive("page")?.unwrap_or(1);
+        let per_page = self.positive("per_page")?.unwrap_or(DEFAULT_PER_PAGE).min(MAX_PER_PAGE);
+        let mut query = Query::default();
+        if let Some(raw) = self.get("status") {
+            for status in raw.split(',').map(str::trim) {
+                if !statuses.contains(&status) {
+                    return Err(Error::invalid("status", format!("'{status}' is not one of {}", statuses.join(", "))));
+                }
+                query.statuses.push(status.to_owned());
+            }
+        }
+        query.name_contains = self.get("q").map(str::to_owned);
+        Ok(ListRequest { query, page, per_page })
+    }
+}
+
+/// Parses a numeric id from the path; anything else names no record.
+pub fn path_id(raw: &str, what: &str) -> Result<i64, Error> {
+    raw.parse::<i64>().map_err(|_| Error::not_found(what, raw))
+}

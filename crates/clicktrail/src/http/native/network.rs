@@ -1,0 +1,30 @@
+//! `GET` and `PATCH /api/network`: the network's settings (admins).
+
+use axum::Json;
+use axum::extract::State;
+use clicktrail_domain::network::NetworkSettings;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::app::AppState;
+use crate::http::error::ApiError;
+use crate::http::extract::{JsonBody, NativeCaller};
+use crate::manage;
+
+/// The network's settings.
+#[utoipa::path(get, path = "/api/network", tag = "network", responses((status = 200, description = "Settings", body = NetworkSettings)))]
+pub async fn get(State(state): State<AppState>, caller: NativeCaller) -> Result<Json<NetworkSettings>, ApiError> {
+    Ok(Json(manage::network::get(&state.config, &caller).await?))
+}
+
+/// Change the network's settings with a JSON merge patch.
+#[utoipa::path(patch, path = "/api/network", tag = "network", request_body = serde_json::Value,
+    responses((status = 200, description = "Settings", body = NetworkSettings)))]
+pub async fn update(State(state): State<AppState>, caller: NativeCaller, JsonBody(body): JsonBody) -> Result<Json<NetworkSettings>, ApiError> {
+    Ok(Json(manage::network::update(&state.config, &caller, body).await?))
+}
+
+/// The routes.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(get, update))
+}
