@@ -37,9 +37,13 @@ pub async fn authenticate(config: &Config, secret: &str) -> Result<Caller> {
     if !bool::from(key.secret_hash.as_bytes().ct_eq(hash.as_bytes())) || !key.is_active() {
         return Err(Error::new(ErrorKind::Unauthenticated, INVALID_KEY));
     }
-    let user: User = config.get(key.user_id).await?.ok_or_else(|| Error::new(ErrorKind::Unauthenticated, INVALID_KEY))?;
+    let user: User =
+        config.get(key.user_id).await?.ok_or_else(|| Error::new(ErrorKind::Unauthenticated, INVALID_KEY))?;
     if !user.spec.status.may_read() {
-        return Err(Error::forbidden(format!("Your account is {}; ask the network to reactivate it.", user.spec.status.as_str())));
+        return Err(Error::forbidden(format!(
+            "Your account is {}; ask the network to reactivate it.",
+            user.spec.status.as_str()
+        )));
     }
     touch(config, &key);
     Ok(Caller { user, key })

@@ -60,7 +60,8 @@ pub async fn run(config: &Config, settings: &Settings) -> anyhow::Result<Bootstr
     let mut network = match stored {
         Some(n) => n,
         None => {
-            let name = Name::parse(&settings.network_name).map_err(|e| anyhow::anyhow!("setting network_name: {}", e.message))?;
+            let name = Name::parse(&settings.network_name)
+                .map_err(|e| anyhow::anyhow!("setting network_name: {}", e.message))?;
             NetworkSettings::new(name)
         }
     };

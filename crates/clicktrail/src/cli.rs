@@ -14,12 +14,12 @@ use serde_json::json;
 
 use crate::app::{self, App};
 use crate::bootstrap;
+use crate::manage;
 use crate::manage::keys::{self, KeyView};
 use crate::manage::users::AnyUser;
-use crate::manage;
-use clicktrail_store::Entity;
 use crate::settings::Settings;
 use crate::telemetry;
+use clicktrail_store::Entity;
 
 /// Self-hosted affiliate tracking.
 #[derive(Debug, Parser)]
@@ -150,9 +150,9 @@ async fn serve(mut settings: Settings, listen: Option<SocketAddr>) -> anyhow::Re
     if let Some(addr) = listen {
         settings.listen = addr;
     }
-    let listener = tokio::net::TcpListener::bind(settings.listen)
-        .await
-        .with_context(|| format!("cannot listen on {} (is another server running there? try --listen)", settings.listen))?;
+    let listener = tokio::net::TcpListener::bind(settings.listen).await.with_context(|| {
+        format!("cannot listen on {} (is another server running there? try --listen)", settings.listen)
+    })?;
     let data_dir = settings.data_dir.clone();
     let app = App::build(settings, listener).await?;
     let addr = app.local_addr()?;
@@ -200,8 +200,13 @@ async fn keys_command(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<(
     let (config, operator) = open_for_operator(settings).await?;
     match cmd {
         KeysCommand::Create(args) => {
-            let scopes = args.scopes.iter().map(|s| Scope::parse(s).map_err(|e| anyhow::anyhow!("--scopes: {}", e.message))).collect::<Result<Vec<_>, _>>()?;
-            let tier: Tier = serde_json::from_value(json!(args.tier)).map_err(|_| anyhow::anyhow!("--tier: use standard or premium"))?;
+            let scopes = args
+                .scopes
+                .iter()
+                .map(|s| Scope::parse(s).map_err(|e| anyhow::anyhow!("--scopes: {}", e.message)))
+                .collect::<Result<Vec<_>, _>>()?;
+            let tier: Tier = serde_json::from_value(json!(args.tier))
+                .map_err(|_| anyhow::anyhow!("--tier: use standard or premium"))?;
             let body = json!({"user_id": args.user_id, "scopes": scopes, "tier": tier, "name": args.name});
             let view = keys::create(&config, &operator, body).await.map_err(|e| anyhow::anyhow!(e.message))?;
             print_key(&view);
@@ -216,7 +221,9 @@ async fn keys_command(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<(
             println!("{} key(s)", page.total);
         }
         KeysCommand::Revoke { id } => {
-            let k = keys::revoke(&config, &operator, id).await.map_err(|e| anyhow::anyhow!("{} (see `clicktrail keys list`)", e.message))?;
+            let k = keys::revoke(&config, &operator, id)
+                .await
+                .map_err(|e| anyhow::anyhow!("{} (see `clicktrail keys list`)", e.message))?;
             print_key(&KeyView::of(&k));
             println!("Revoked.");
         }

@@ -127,25 +127,42 @@ pub async fn run(settings: &Settings, listen: SocketAddr) -> anyhow::Result<()> 
             if visibility != "public"
                 && let Some(map) = body.as_object_mut()
             {
-                map.insert("access".into(), json!([{"affiliate_id": affiliates[0], "payout": cents(payout * 1.1)}]));
+                // The first affiliate is approved for the offers that need approval; the second
+                // is the one invited to the private ones.
+                let invited = if visibility == "private" { affiliates[1] } else { affiliates[0] };
+                map.insert("access".into(), json!([{"affiliate_id": invited, "payout": cents(payout * 1.1)}]));
             }
             offers.push(add::<Offer>(&config, &op, body).await?.id);
         }
     }
     step("offers", offers.len());
     add::<Coupon>(&config, &op, json!({"code": "SUMMER", "affiliate_id": affiliates[0]})).await?;
-    add::<Coupon>(&config, &op, json!({"code": "INBOX10", "affiliate_id": affiliates[2], "offer_id": offers[8]})).await?;
+    add::<Coupon>(&config, &op, json!({"code": "INBOX10", "affiliate_id": affiliates[2], "offer_id": offers[8]}))
+        .await?;
     step("coupons", 2);
     let postback = json!({"affiliate_id": affiliates[0], "url": "https://tracker.example/postback?cid={click_id}&payout={payout}&status={status}"});
     add::<Postback>(&config, &op, postback).await?;
     step("postbacks", 1);
 
-    let admin = keys::create(&config, &op, json!({"user_id": op.user.id, "scopes": ["admin"], "name": "demo admin"})).await;
-    let affiliate = keys::create(&config, &op, json!({"user_id": affiliates[0], "name": "demo affiliate",
-        "scopes": ["read:offers", "read:stats", "read:conversions", "write:postback"]})).await;
-    let advertiser = keys::create(&config, &op, json!({"user_id": advertisers[0], "name": "demo advertiser",
-        "scopes": ["read:offers", "read:stats", "read:conversions"]})).await;
-    let secret = |r: Result<keys::KeyView, crate::error::Error>| r.map(|v| v.key.unwrap_or_default()).map_err(|e| anyhow::anyhow!(e.message));
+    let admin =
+        keys::create(&config, &op, json!({"user_id": op.user.id, "scopes": ["admin"], "name": "demo admin"})).await;
+    let affiliate = keys::create(
+        &config,
+        &op,
+        json!({"user_id": affiliates[0], "name": "demo affiliate",
+        "scopes": ["read:offers", "read:stats", "read:conversions", "write:postback"]}),
+    )
+    .await;
+    let advertiser = keys::create(
+        &config,
+        &op,
+        json!({"user_id": advertisers[0], "name": "demo advertiser",
+        "scopes": ["read:offers", "read:stats", "read:conversions"]}),
+    )
+    .await;
+    let secret = |r: Result<keys::KeyView, crate::error::Error>| {
+        r.map(|v| v.key.unwrap_or_default()).map_err(|e| anyhow::anyhow!(e.message))
+    };
     let (admin, affiliate, advertiser) = (secret(admin)?, secret(affiliate)?, secret(advertiser)?);
 
     let base = format!("http://{listen}");

@@ -78,11 +78,7 @@ impl std::error::Error for Error {}
 
 impl From<ValidationError> for Error {
     fn from(e: ValidationError) -> Self {
-        if e.field.is_empty() {
-            Self::new(ErrorKind::Invalid, e.message)
-        } else {
-            Self::invalid(e.field, e.message)
-        }
+        if e.field.is_empty() { Self::new(ErrorKind::Invalid, e.message) } else { Self::invalid(e.field, e.message) }
     }
 }
 

@@ -54,6 +54,11 @@ fn lenient_option<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::
 }
 
 impl Secret {
+    /// Wraps a secret.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
     /// The secret itself, for the one place that needs it.
     pub fn expose(&self) -> &str {
         &self.0
@@ -163,8 +168,8 @@ pub const ENV_PREFIX: &str = "CLICKTRAIL_";
 
 impl Settings {
     /// Loads defaults, then `file` (when given), then the environment.
-    pub fn load(file: Option<&Path>) -> Result<Self, figment::Error> {
-        Self::figment(file).merge(Env::prefixed(ENV_PREFIX)).extract()
+    pub fn load(file: Option<&Path>) -> Result<Self, Box<figment::Error>> {
+        Self::figment(file).merge(Env::prefixed(ENV_PREFIX)).extract().map_err(Box::new)
     }
 
     fn figment(file: Option<&Path>) -> Figment {
@@ -182,17 +187,21 @@ impl Settings {
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // figment's `Jail` decides the closures' error type
 mod tests {
     use super::*;
 
     #[test]
     fn layers_and_unknown_keys() {
         figment::Jail::expect_with(|jail| {
-            jail.create_file("c.toml", "listen = \"127.0.0.1:9000\"\nnetwork_name = \"Acme\"\ntrusted_proxies = [\"10.0.0.0/8\"]")?;
+            jail.create_file(
+                "c.toml",
+                "listen = \"127.0.0.1:9000\"\nnetwork_name = \"Acme\"\ntrusted_proxies = [\"10.0.0.0/8\"]",
+            )?;
             jail.set_env("CLICKTRAIL_NETWORK_NAME", "FromEnv");
             jail.set_env("CLICKTRAIL_ADMIN_KEY", "1234567890123456");
             jail.set_env("CLICKTRAIL_POSTBACK_ALLOWLIST", "192.168.0.0/16, 10.1.2.3");
-            let s = Settings::load(Some(Path::new("c.toml")))?;
+            let s = Settings::load(Some(Path::new("c.toml"))).map_err(|e| *e)?;
             assert_eq!(s.listen.port(), 9000);
             assert_eq!(s.network_name, "FromEnv");
             assert_eq!(s.trusted_proxies.len(), 1);

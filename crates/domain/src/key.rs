@@ -7,9 +7,9 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use chrono::{DateTime, Utc};
 use crate::error::{Valid, ValidationError};
 use crate::text::Name;
+use chrono::{DateTime, Utc};
 
 /// What a key may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -34,7 +34,8 @@ pub enum Scope {
 
 impl Scope {
     /// Every scope.
-    pub const ALL: [Scope; 5] = [Self::ReadOffers, Self::ReadStats, Self::ReadConversions, Self::WritePostback, Self::Admin];
+    pub const ALL: [Scope; 5] =
+        [Self::ReadOffers, Self::ReadStats, Self::ReadConversions, Self::WritePostback, Self::Admin];
 
     /// The wire name.
     pub fn as_str(self) -> &'static str {

@@ -33,10 +33,7 @@ impl Money {
         }
         let normal = value.normalize();
         if normal.scale() > Self::MAX_SCALE {
-            return Err(ValidationError::value(format!(
-                "at most {} decimals are kept (got {value})",
-                Self::MAX_SCALE
-            )));
+            return Err(ValidationError::value(format!("at most {} decimals are kept (got {value})", Self::MAX_SCALE)));
         }
         if normal > Decimal::from(1_000_000_000u64) {
             return Err(ValidationError::value(format!("is too large (got {value})")));
@@ -46,8 +43,8 @@ impl Money {
 
     /// Parses `"2.50"`, `"3"`.
     pub fn parse(raw: &str) -> Valid<Self> {
-        let value = Decimal::from_str(raw.trim())
-            .map_err(|_| ValidationError::value(format!("'{raw}' is not a number")))?;
+        let value =
+            Decimal::from_str(raw.trim()).map_err(|_| ValidationError::value(format!("'{raw}' is not a number")))?;
         Self::new(value)
     }
 

@@ -278,7 +278,10 @@ impl CapLimits {
         ];
         for (field, value) in fields {
             if value == Some(0) {
-                return Err(ValidationError::new(field, "must be at least 1 (omit it for no cap; pause the offer to stop traffic)"));
+                return Err(ValidationError::new(
+                    field,
+                    "must be at least 1 (omit it for no cap; pause the offer to stop traffic)",
+                ));
             }
         }
         Ok(())
@@ -522,9 +525,8 @@ impl OfferSpec {
         for (i, host) in self.deep_links.allowed_hosts.iter_mut().enumerate() {
             *host = normalize_host_pattern(host).map_err(|e| e.at(&format!("deep_links.allowed_hosts[{i}]")))?;
         }
-        assign_numbers(self.offer_urls.iter_mut().map(|u| &mut u.id)).map_err(|i| {
-            ValidationError::new(format!("offer_urls[{i}].id"), "is used by another offer URL")
-        })?;
+        assign_numbers(self.offer_urls.iter_mut().map(|u| &mut u.id))
+            .map_err(|i| ValidationError::new(format!("offer_urls[{i}].id"), "is used by another offer URL"))?;
         assign_numbers(self.creatives.iter_mut().map(|c| &mut c.id))
             .map_err(|i| ValidationError::new(format!("creatives[{i}].id"), "is used by another creative"))?;
         Ok(self)
@@ -681,9 +683,7 @@ mod tests {
         if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
             b.extend(e.clone());
         }
-        serde_json::from_value::<OfferSpec>(body)
-            .map_err(|e| ValidationError::value(e.to_string()))?
-            .normalize()
+        serde_json::from_value::<OfferSpec>(body).map_err(|e| ValidationError::value(e.to_string()))?.normalize()
     }
 
     #[test]
@@ -748,7 +748,8 @@ mod tests {
 
     #[test]
     fn tiers_are_sorted() {
-        let s = spec(json!({"tiers": [{"min_conversions": 100, "payout": 4}, {"min_conversions": 10, "payout": 3}]})).unwrap();
+        let s = spec(json!({"tiers": [{"min_conversions": 100, "payout": 4}, {"min_conversions": 10, "payout": 3}]}))
+            .unwrap();
         assert_eq!(s.tiers[0].min_conversions, 10);
     }
 

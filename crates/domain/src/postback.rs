@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use chrono::{DateTime, Utc};
 use crate::macros::PostbackTemplate;
+use chrono::{DateTime, Utc};
 
 /// When a postback fires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]

@@ -4,9 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use chrono::{DateTime, Utc};
 use crate::geo::TimeZone;
 use crate::text::{Email, Name};
+use chrono::{DateTime, Utc};
 
 /// What a user is to the network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -172,9 +172,11 @@ impl ConfigStore for SqliteStore {
         self.with(move |conn| {
             let (filter, args) = where_clause(kind, &query);
             let total: i64 = conn
-                .query_row(&format!("SELECT count(*) FROM config_records WHERE {filter}"), params_from_iter(&args), |r| {
-                    r.get(0)
-                })
+                .query_row(
+                    &format!("SELECT count(*) FROM config_records WHERE {filter}"),
+                    params_from_iter(&args),
+                    |r| r.get(0),
+                )
                 .map_err(backend)?;
             let order = match query.order {
                 Order::Id => "id",
@@ -183,7 +185,9 @@ impl ConfigStore for SqliteStore {
             };
             let limit = query.limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
             let offset = i64::try_from(query.offset).unwrap_or(i64::MAX);
-            let sql = format!("SELECT id, doc FROM config_records WHERE {filter} ORDER BY {order} LIMIT {limit} OFFSET {offset}");
+            let sql = format!(
+                "SELECT id, doc FROM config_records WHERE {filter} ORDER BY {order} LIMIT {limit} OFFSET {offset}"
+            );
             let mut stmt = conn.prepare(&sql).map_err(backend)?;
             let rows = stmt
                 .query_map(params_from_iter(&args), |row| Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?)))

@@ -42,12 +42,11 @@ fn configure(conn: &Connection) -> Result<(), StoreError> {
 impl SqliteStore {
     /// Opens (creating if needed) the database in `data_dir` and applies pending migrations.
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(data_dir).map_err(|e| {
-            StoreError::Backend(format!("cannot create data directory {}: {e}", data_dir.display()))
-        })?;
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| StoreError::Backend(format!("cannot create data directory {}: {e}", data_dir.display())))?;
         let path = data_dir.join(DB_FILE);
-        let mut conn = Connection::open(&path)
-            .map_err(|e| StoreError::Backend(format!("cannot open {}: {e}", path.display())))?;
+        let mut conn =
+            Connection::open(&path).map_err(|e| StoreError::Backend(format!("cannot open {}: {e}", path.display())))?;
         configure(&conn)?;
         migrate(&mut conn)?;
         Ok(Self { conn: Arc::new(Mutex::new(conn)), path: Some(path) })

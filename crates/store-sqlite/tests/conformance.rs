@@ -1,5 +1,7 @@
 //! The storage conformance suite, on SQLite: in memory and on disk.
 
+#![allow(clippy::expect_used)]
+
 use std::sync::Arc;
 
 use clicktrail_store::ConfigStore;

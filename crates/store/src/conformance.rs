@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use crate::config::{ConfigStore, Index, Kind, Order, Query};
 use crate::StoreError;
+use crate::config::{ConfigStore, Index, Kind, Order, Query};
 
 /// Result of one check: a panic message names what diverged.
 pub type Check = Result<(), StoreError>;
@@ -49,10 +49,7 @@ pub async fn unique_values(store: Arc<dyn ConfigStore>) -> Check {
         Err(StoreError::Conflict { key: "email", value, .. }) => assert_eq!(value, "a@x.io"),
         other => panic!("duplicate insert must conflict, got {other:?}"),
     }
-    assert!(matches!(
-        store.update(Kind::User, b, unique("a@x.io"), json!({})).await,
-        Err(StoreError::Conflict { .. })
-    ));
+    assert!(matches!(store.update(Kind::User, b, unique("a@x.io"), json!({})).await, Err(StoreError::Conflict { .. })));
     assert_eq!(store.get(Kind::User, b).await?, Some(json!({"who": "b"})), "a failed update changes nothing");
     assert_eq!(store.find_unique(Kind::User, "a@x.io").await?, Some((a, json!({"who": "a"}))));
     assert_eq!(store.find_unique(Kind::Offer, "a@x.io").await?, None);
@@ -137,9 +134,7 @@ pub async fn concurrent_inserts(store: Arc<dyn ConfigStore>) -> Check {
     let mut tasks = Vec::new();
     for i in 0..32 {
         let store = store.clone();
-        tasks.push(tokio::spawn(async move {
-            store.insert(Kind::Coupon, Index::default(), json!({"i": i})).await
-        }));
+        tasks.push(tokio::spawn(async move { store.insert(Kind::Coupon, Index::default(), json!({"i": i})).await }));
     }
     let mut ids = Vec::new();
     for t in tasks {

@@ -14,8 +14,8 @@ use clicktrail_domain::user::{AffiliateGroup, Credential, User};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::config::{ConfigStore, Index, Kind, Page, Query};
 use crate::StoreError;
+use crate::config::{ConfigStore, Index, Kind, Page, Query};
 
 /// A domain record the configuration store keeps.
 pub trait Entity: Serialize + DeserializeOwned + Send + Sync + 'static {
@@ -153,15 +153,23 @@ pub struct Config {
 }
 
 fn to_doc<T: Serialize>(kind: Kind, id: i64, value: &T) -> Result<serde_json::Value, StoreError> {
-    let mut doc = serde_json::to_value(value)
-        .map_err(|e| StoreError::Corrupt { kind: kind.as_str(), id, message: e.to_string() })?;
+    let mut doc = serde_json::to_value(value).map_err(|e| StoreError::Corrupt {
+        kind: kind.as_str(),
+        id,
+        message: e.to_string(),
+    })?;
     if let Some(map) = doc.as_object_mut() {
         map.remove("id");
     }
     Ok(doc)
 }
 
-fn from_doc<T: DeserializeOwned>(kind: Kind, id: i64, mut doc: serde_json::Value, with_id: bool) -> Result<T, StoreError> {
+fn from_doc<T: DeserializeOwned>(
+    kind: Kind,
+    id: i64,
+    mut doc: serde_json::Value,
+    with_id: bool,
+) -> Result<T, StoreError> {
     if with_id && let Some(map) = doc.as_object_mut() {
         map.insert("id".into(), id.into());
     }
@@ -215,11 +223,8 @@ impl Config {
     /// Lists records.
     pub async fn list<T: Entity>(&self, query: &Query) -> Result<Page<T>, StoreError> {
         let page = self.store.list(T::KIND, query).await?;
-        let items = page
-            .items
-            .into_iter()
-            .map(|(id, doc)| from_doc(T::KIND, id, doc, true))
-            .collect::<Result<Vec<T>, _>>()?;
+        let items =
+            page.items.into_iter().map(|(id, doc)| from_doc(T::KIND, id, doc, true)).collect::<Result<Vec<T>, _>>()?;
         Ok(Page { items, total: page.total })
     }
 

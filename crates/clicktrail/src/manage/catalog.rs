@@ -36,7 +36,12 @@ impl Resource for AffiliateGroup {
     }
     async fn remove(self, config: &Config, _caller: &Caller, _now: Timestamp) -> Result<Option<Self>> {
         let members = Query { ref_id: Some(self.id), role: Some(Role::Affiliate.as_str().into()), ..Query::default() };
-        refuse_if_used::<User>(config, members, format!("affiliate group {} still has affiliates; move them first", self.id)).await?;
+        refuse_if_used::<User>(
+            config,
+            members,
+            format!("affiliate group {} still has affiliates; move them first", self.id),
+        )
+        .await?;
         config.delete::<Self>(self.id).await?;
         Ok(None)
     }
@@ -68,7 +73,12 @@ impl Resource for Category {
     }
     async fn remove(self, config: &Config, _caller: &Caller, _now: Timestamp) -> Result<Option<Self>> {
         let offers = Query { ref_id: Some(self.id), ..Query::default() };
-        refuse_if_used::<Offer>(config, offers, format!("category {} is still used by offers; change them first", self.id)).await?;
+        refuse_if_used::<Offer>(
+            config,
+            offers,
+            format!("category {} is still used by offers; change them first", self.id),
+        )
+        .await?;
         config.delete::<Self>(self.id).await?;
         Ok(None)
     }
@@ -98,7 +108,12 @@ impl Resource for TrafficSource {
     fn scope_query(_caller: &Caller, query: &mut Query) {
         query.order = Order::Position;
     }
-    async fn check(mut spec: TrafficSourceSpec, config: &Config, _: &Caller, current: Option<&Self>) -> Result<TrafficSourceSpec> {
+    async fn check(
+        mut spec: TrafficSourceSpec,
+        config: &Config,
+        _: &Caller,
+        current: Option<&Self>,
+    ) -> Result<TrafficSourceSpec> {
         if spec.slug.is_none() {
             spec.slug = Some(Slug::from_name(&spec.name));
         }
@@ -148,11 +163,12 @@ impl Resource for Coupon {
     }
     fn scope_query(caller: &Caller, query: &mut Query) {
         if let Some(me) = caller.affiliate_id() {
-            query.owner_id = Some(me);
+            super::narrow_to_owner(query, me);
         }
     }
     async fn check(spec: CouponSpec, config: &Config, _: &Caller, _: Option<&Self>) -> Result<CouponSpec> {
-        require_ref::<User>(config, "affiliate_id", "affiliate", spec.affiliate_id, |u| u.role == Role::Affiliate).await?;
+        require_ref::<User>(config, "affiliate_id", "affiliate", spec.affiliate_id, |u| u.role == Role::Affiliate)
+            .await?;
         if let Some(offer) = spec.offer_id {
             require_ref::<Offer>(config, "offer_id", "offer", offer, |_| true).await?;
         }

@@ -103,7 +103,14 @@ fn check_scopes(scopes: &mut Vec<Scope>, owner: &User) -> Result<()> {
 }
 
 /// Stores a key for `owner` with the given secret (generated, or an operator's own).
-pub async fn issue(config: &Config, owner: &User, secret: &str, mut scopes: Vec<Scope>, tier: Tier, name: Option<Name>) -> Result<ApiKey> {
+pub async fn issue(
+    config: &Config,
+    owner: &User,
+    secret: &str,
+    mut scopes: Vec<Scope>,
+    tier: Tier,
+    name: Option<Name>,
+) -> Result<ApiKey> {
     check_scopes(&mut scopes, owner)?;
     let now = Utc::now();
     let key = ApiKey {
@@ -148,7 +155,7 @@ pub async fn get(config: &Config, caller: &Caller, id: i64) -> Result<ApiKey> {
 /// Lists keys: admins all (optionally one user's), others their own.
 pub async fn list(config: &Config, caller: &Caller, mut request: ListRequest) -> Result<(Vec<ApiKey>, ListMeta)> {
     if !caller.is_admin() {
-        request.query.owner_id = Some(caller.user.id);
+        super::narrow_to_owner(&mut request.query, caller.user.id);
     }
     let per_page = request.per_page.max(1);
     let page = request.page.max(1);

@@ -114,8 +114,12 @@ pub fn parse_spec<S: DeserializeOwned>(body: Value) -> Result<S> {
         if let Some(name) = backticked(&message, "missing field `") {
             Error::invalid(child(name), "is required")
         } else if let Some(name) = backticked(&message, "unknown field `") {
+            // The path already ends at the unknown field.
             let expected = message.split_once(", expected ").map(|(_, e)| e).unwrap_or("");
-            Error::invalid(child(name), format!("is not a known field (expected {expected})"))
+            Error::invalid(
+                parent.unwrap_or_else(|| name.to_owned()),
+                format!("is not a known field (expected {expected})"),
+            )
         } else {
             Error::invalid(parent.unwrap_or_else(|| "body".into()), message)
         }
@@ -165,7 +169,11 @@ pub async fn get<R: Resource>(config: &Config, caller: &Caller, id: i64) -> Resu
 }
 
 /// Lists the records the caller may see.
-pub async fn list<R: Resource>(config: &Config, caller: &Caller, mut request: ListRequest) -> Result<(Vec<R>, ListMeta)> {
+pub async fn list<R: Resource>(
+    config: &Config,
+    caller: &Caller,
+    mut request: ListRequest,
+) -> Result<(Vec<R>, ListMeta)> {
     R::may_read(caller)?;
     R::scope_query(caller, &mut request.query);
     let per_page = request.per_page.max(1);
@@ -174,7 +182,8 @@ pub async fn list<R: Resource>(config: &Config, caller: &Caller, mut request: Li
         let all: Page<R> = config.list(&request.query).await?;
         let visible: Vec<R> = all.items.into_iter().filter(|r| r.visible(caller)).collect();
         let total = visible.len() as u64;
-        let page = visible.into_iter().skip(usize::try_from(offset).unwrap_or(usize::MAX)).take(per_page as usize).collect();
+        let page =
+            visible.into_iter().skip(usize::try_from(offset).unwrap_or(usize::MAX)).take(per_page as usize).collect();
         (page, total)
     } else {
         request.query.offset = offset;
@@ -224,6 +233,15 @@ pub async fn require_ref<R: Entity>(
         Some(record) if ok(&record) => Ok(record),
         _ => Err(Error::invalid(field, format!("there is no {what} with id {id}"))),
     }
+}
+
+/// Narrows a query to one owner: a filter naming another owner then matches nothing, so a
+/// filter can only ever narrow what the caller sees, never widen it.
+pub fn narrow_to_owner(query: &mut Query, me: i64) {
+    if query.owner_id.is_some_and(|asked| asked != me) {
+        query.ids = Some(Vec::new());
+    }
+    query.owner_id = Some(me);
 }
 
 /// Fails with a conflict when other records still point at this one.

@@ -45,7 +45,7 @@ impl Resource for Offer {
     }
     fn scope_query(caller: &Caller, query: &mut Query) {
         if let Some(me) = caller.advertiser_id() {
-            query.owner_id = Some(me);
+            super::narrow_to_owner(query, me);
         }
     }
     fn filters_rows(caller: &Caller) -> bool {
@@ -61,7 +61,8 @@ impl Resource for Offer {
         }
         for (i, access) in spec.access.iter().enumerate() {
             let field = format!("access[{i}].affiliate_id");
-            require_ref::<User>(config, &field, "affiliate", access.affiliate_id, |u| u.role == Role::Affiliate).await?;
+            require_ref::<User>(config, &field, "affiliate", access.affiliate_id, |u| u.role == Role::Affiliate)
+                .await?;
         }
         Ok(spec)
     }

@@ -41,7 +41,7 @@ impl Resource for Postback {
     }
     fn scope_query(caller: &Caller, query: &mut Query) {
         if let Some(me) = caller.affiliate_id() {
-            query.owner_id = Some(me);
+            super::narrow_to_owner(query, me);
         }
     }
     async fn check(mut spec: PostbackSpec, config: &Config, caller: &Caller, _: Option<&Self>) -> Result<PostbackSpec> {
@@ -53,13 +53,15 @@ impl Resource for Postback {
                 spec.affiliate_id = Some(me);
             }
             None => {
-                let id = spec.affiliate_id.ok_or_else(|| Error::invalid("affiliate_id", "is required for admin keys"))?;
+                let id =
+                    spec.affiliate_id.ok_or_else(|| Error::invalid("affiliate_id", "is required for admin keys"))?;
                 require_ref::<User>(config, "affiliate_id", "affiliate", id, |u| u.role == Role::Affiliate).await?;
             }
         }
         if let Some(offer_id) = spec.offer_id {
             let me = caller.affiliate_id();
-            require_ref::<Offer>(config, "offer_id", "offer", offer_id, |o| me.is_none_or(|me| o.spec.visible_to(me))).await?;
+            require_ref::<Offer>(config, "offer_id", "offer", offer_id, |o| me.is_none_or(|me| o.spec.visible_to(me)))
+                .await?;
         }
         Ok(spec)
     }

@@ -86,7 +86,12 @@ macro_rules! role_resource {
                     query.ids = Some(vec![caller.user.id]);
                 }
             }
-            async fn check(spec: UserSpec, config: &Config, _caller: &Caller, _current: Option<&Self>) -> Result<UserSpec> {
+            async fn check(
+                spec: UserSpec,
+                config: &Config,
+                _caller: &Caller,
+                _current: Option<&Self>,
+            ) -> Result<UserSpec> {
                 check_user(&spec, $role, config).await?;
                 Ok(spec)
             }

@@ -1,1 +1,12 @@
+//! Integration tests: the real server on port 0 with a fresh data directory, over HTTP.
+//!
+//! One test binary for the crate (link time is precious on two cores); each file is a module.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod authz;
+mod cli;
+mod helpers;
+mod ops;
+mod resources;
+mod validation;

@@ -10,8 +10,8 @@ use utoipa_axum::routes;
 use crate::app::AppState;
 use crate::http::error::ApiError;
 use crate::http::extract::{JsonBody, NativeCaller, Params, path_id};
-use crate::manage::keys::{self, KeyPatch, KeyView, NewKey};
 use crate::manage::ListMeta;
+use crate::manage::keys::{self, KeyPatch, KeyView, NewKey};
 
 /// A page of keys.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -25,7 +25,11 @@ pub struct KeyList {
 /// List keys: admins see all (filter `user_id`), others their own.
 #[utoipa::path(get, path = "/api/keys", tag = "keys", params(super::ListParams, ("user_id" = Option<i64>, Query, description = "Owner")),
     responses((status = 200, description = "A page", body = KeyList)))]
-pub async fn list(State(state): State<AppState>, caller: NativeCaller, params: Params) -> Result<Json<KeyList>, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    caller: NativeCaller,
+    params: Params,
+) -> Result<Json<KeyList>, ApiError> {
     let mut request = params.list_request(&["active", "revoked"])?;
     request.query.owner_id = params.id("user_id")?;
     let (items, meta) = keys::list(&state.config, &caller, request).await?;
@@ -35,14 +39,22 @@ pub async fn list(State(state): State<AppState>, caller: NativeCaller, params: P
 /// Create a key for a user (admins); the answer's `key` is the secret, shown this once.
 #[utoipa::path(post, path = "/api/keys", tag = "keys", request_body = NewKey,
     responses((status = 201, description = "Created, with the secret in `key`", body = KeyView)))]
-pub async fn create(State(state): State<AppState>, caller: NativeCaller, JsonBody(body): JsonBody) -> Result<(StatusCode, Json<KeyView>), ApiError> {
+pub async fn create(
+    State(state): State<AppState>,
+    caller: NativeCaller,
+    JsonBody(body): JsonBody,
+) -> Result<(StatusCode, Json<KeyView>), ApiError> {
     Ok((StatusCode::CREATED, Json(keys::create(&state.config, &caller, body).await?)))
 }
 
 /// Read a key.
 #[utoipa::path(get, path = "/api/keys/{id}", tag = "keys", params(("id" = i64, Path, description = "Key id")),
     responses((status = 200, description = "The key", body = KeyView)))]
-pub async fn get(State(state): State<AppState>, caller: NativeCaller, Path(id): Path<String>) -> Result<Json<KeyView>, ApiError> {
+pub async fn get(
+    State(state): State<AppState>,
+    caller: NativeCaller,
+    Path(id): Path<String>,
+) -> Result<Json<KeyView>, ApiError> {
     let k = keys::get(&state.config, &caller, path_id(&id, "API key")?).await?;
     Ok(Json(KeyView::of(&k)))
 }
@@ -50,7 +62,12 @@ pub async fn get(State(state): State<AppState>, caller: NativeCaller, Path(id): 
 /// Change a key's scopes, tier or label (admins).
 #[utoipa::path(patch, path = "/api/keys/{id}", tag = "keys", params(("id" = i64, Path, description = "Key id")), request_body = KeyPatch,
     responses((status = 200, description = "The key", body = KeyView)))]
-pub async fn update(State(state): State<AppState>, caller: NativeCaller, Path(id): Path<String>, JsonBody(body): JsonBody) -> Result<Json<KeyView>, ApiError> {
+pub async fn update(
+    State(state): State<AppState>,
+    caller: NativeCaller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> Result<Json<KeyView>, ApiError> {
     let k = keys::update(&state.config, &caller, path_id(&id, "API key")?, body).await?;
     Ok(Json(KeyView::of(&k)))
 }
@@ -58,7 +75,11 @@ pub async fn update(State(state): State<AppState>, caller: NativeCaller, Path(id
 /// Revoke a key (admins any, others their own).
 #[utoipa::path(delete, path = "/api/keys/{id}", tag = "keys", params(("id" = i64, Path, description = "Key id")),
     responses((status = 200, description = "The revoked key", body = KeyView)))]
-pub async fn revoke(State(state): State<AppState>, caller: NativeCaller, Path(id): Path<String>) -> Result<Json<KeyView>, ApiError> {
+pub async fn revoke(
+    State(state): State<AppState>,
+    caller: NativeCaller,
+    Path(id): Path<String>,
+) -> Result<Json<KeyView>, ApiError> {
     let k = keys::revoke(&state.config, &caller, path_id(&id, "API key")?).await?;
     Ok(Json(KeyView::of(&k)))
 }

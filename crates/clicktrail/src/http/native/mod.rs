@@ -49,14 +49,24 @@ pub struct ListParams {
 
 type Filters = fn(&Params, &mut Query) -> Result<(), Error>;
 
-async fn list<R: Resource>(state: &AppState, caller: &NativeCaller, params: &Params, statuses: &[&str], filters: Filters) -> Result<Json<Listed>, ApiError> {
+async fn list<R: Resource>(
+    state: &AppState,
+    caller: &NativeCaller,
+    params: &Params,
+    statuses: &[&str],
+    filters: Filters,
+) -> Result<Json<Listed>, ApiError> {
     let mut request = params.list_request(statuses)?;
     filters(params, &mut request.query)?;
     let (items, meta) = manage::list::<R>(&state.config, caller, request).await?;
     Ok(Json(manage::views(caller, &items, meta)))
 }
 
-async fn create<R: Resource>(state: &AppState, caller: &NativeCaller, body: Value) -> Result<(StatusCode, Json<Value>), ApiError> {
+async fn create<R: Resource>(
+    state: &AppState,
+    caller: &NativeCaller,
+    body: Value,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let record = manage::create::<R>(&state.config, caller, body).await?;
     Ok((StatusCode::CREATED, Json(record.view(caller))))
 }
@@ -66,7 +76,12 @@ async fn get<R: Resource>(state: &AppState, caller: &NativeCaller, id: &str) -> 
     Ok(Json(record.view(caller)))
 }
 
-async fn update<R: Resource>(state: &AppState, caller: &NativeCaller, id: &str, body: Value) -> Result<Json<Value>, ApiError> {
+async fn update<R: Resource>(
+    state: &AppState,
+    caller: &NativeCaller,
+    id: &str,
+    body: Value,
+) -> Result<Json<Value>, ApiError> {
     let record = manage::update::<R>(&state.config, caller, path_id(id, R::NAME)?, body).await?;
     Ok(Json(record.view(caller)))
 }

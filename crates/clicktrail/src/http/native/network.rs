@@ -20,7 +20,11 @@ pub async fn get(State(state): State<AppState>, caller: NativeCaller) -> Result<
 /// Change the network's settings with a JSON merge patch.
 #[utoipa::path(patch, path = "/api/network", tag = "network", request_body = serde_json::Value,
     responses((status = 200, description = "Settings", body = NetworkSettings)))]
-pub async fn update(State(state): State<AppState>, caller: NativeCaller, JsonBody(body): JsonBody) -> Result<Json<NetworkSettings>, ApiError> {
+pub async fn update(
+    State(state): State<AppState>,
+    caller: NativeCaller,
+    JsonBody(body): JsonBody,
+) -> Result<Json<NetworkSettings>, ApiError> {
     Ok(Json(manage::network::update(&state.config, &caller, body).await?))
 }
 

@@ -1,0 +1,290 @@
+//! The `clicktrail` binary: settings, migrations, first start, keys, users, demo, shutdown.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn bin() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_clicktrail"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("CLICKTRAIL_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env("NO_COLOR", "1");
+    cmd
+}
+
+fn run(cmd: &mut Command) -> (bool, String, String) {
+    let out = cmd.output().expect("binary runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A `clicktrail serve` child process, killed on drop.
+struct Server {
+    child: Child,
+    base: String,
+    stdout: Vec<String>,
+}
+
+impl Server {
+    fn start(dir: &std::path::Path, env: &[(&str, &str)]) -> Self {
+        let port = free_port();
+        let mut cmd = bin();
+        cmd.args(["serve", "--data-dir"]).arg(dir).args(["--listen", &format!("127.0.0.1:{port}")]);
+        cmd.envs(env.iter().copied()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("serve starts");
+        let mut reader = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut stdout = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let mut line = String::new();
+            assert!(Instant::now() < deadline, "server did not start: {stdout:?}");
+            if reader.read_line(&mut line).expect("read stdout") == 0 {
+                panic!("server exited: {stdout:?}");
+            }
+            let done = line.contains("listening on");
+            stdout.push(line.trim_end().to_owned());
+            if done {
+                break;
+            }
+        }
+        Self { child, base: format!("http://127.0.0.1:{port}"), stdout }
+    }
+
+    fn get(&self, path: &str, key: &str) -> (u16, Value) {
+        http::blocking_get(&format!("{}{path}", self.base), key)
+    }
+
+    /// Sends SIGTERM and returns whether the process exited successfully, and its stderr.
+    fn terminate(mut self) -> (bool, String) {
+        Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().expect("kill");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                let mut stderr = String::new();
+                if let Some(mut e) = self.child.stderr.take() {
+                    std::io::Read::read_to_string(&mut e, &mut stderr).ok();
+                }
+                return (status.success(), stderr);
+            }
+            assert!(Instant::now() < deadline, "server ignored SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+mod http {
+    //! A tiny blocking GET over the async client (the tests here are synchronous).
+    use serde_json::Value;
+
+    pub fn blocking_get(url: &str, key: &str) -> (u16, Value) {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        runtime.block_on(async {
+            let r = ::reqwest::Client::new().get(url).bearer_auth(key).send().await.expect("request");
+            let status = r.status().as_u16();
+            (status, r.json().await.unwrap_or(Value::Null))
+        })
+    }
+}
+
+#[test]
+fn print_config_layers_and_redacts() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("c.toml");
+    std::fs::write(&file, "network_name = \"From File\"\nlisten = \"127.0.0.1:9999\"\n").unwrap();
+    let (ok, out, err) = run(bin()
+        .args(["--config"])
+        .arg(&file)
+        .arg("print-config")
+        .env("CLICKTRAIL_TIMEZONE", "Asia/Kathmandu")
+        .env("CLICKTRAIL_ADMIN_KEY", "super-secret-admin-key")
+        .env("CLICKTRAIL_TRUSTED_PROXIES", "10.0.0.0/8,192.168.1.1"));
+    assert!(ok, "{err}");
+    assert!(out.contains("network_name = \"From File\"") && out.contains("127.0.0.1:9999"), "{out}");
+    assert!(out.contains("Asia/Kathmandu") && out.contains("10.0.0.0/8") && out.contains("192.168.1.1/32"), "{out}");
+    assert!(out.contains("admin_key = \"[redacted]\"") && !out.contains("super-secret-admin-key"), "{out}");
+    let (ok, _, err) = run(bin().arg("print-config").env("CLICKTRAIL_LISTN", "x"));
+    assert!(!ok && err.contains("listn"), "unknown keys are rejected: {err}");
+    std::fs::write(&file, "lissten = 1\n").unwrap();
+    let (ok, _, err) = run(bin().arg("--config").arg(&file).arg("print-config"));
+    assert!(!ok && err.contains("lissten"), "{err}");
+}
+
+#[test]
+fn migrate_creates_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, out, err) = run(bin().arg("--data-dir").arg(dir.path()).arg("migrate"));
+    assert!(ok, "{err}");
+    assert!(out.contains("up to date"));
+    assert!(dir.path().join("clicktrail.db").exists());
+}
+
+#[test]
+fn first_start_prints_a_key_once_and_sigterm_stops_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let key = server
+        .stdout
+        .iter()
+        .find_map(|l| l.strip_prefix("Admin API key (shown once, store it now): "))
+        .expect("a generated key is printed")
+        .to_owned();
+    let (status, me) = server.get("/api/me", &key);
+    assert_eq!((status, me["role"].as_str()), (200, Some("admin")));
+    let (ok, stderr) = server.terminate();
+    assert!(ok, "SIGTERM ends the server cleanly: {stderr}");
+    assert!(!stderr.contains(&key), "the key is not logged");
+    let again = Server::start(dir.path(), &[]);
+    assert!(!again.stdout.iter().any(|l| l.contains("Admin API key")), "the key is printed once: {:?}", again.stdout);
+    assert_eq!(again.get("/api/me", &key).0, 200, "the key survives restarts");
+}
+
+#[test]
+fn admin_key_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "operator-chosen-admin-key-123";
+    let server = Server::start(dir.path(), &[("CLICKTRAIL_ADMIN_KEY", secret), ("CLICKTRAIL_LOG", "debug")]);
+    assert!(!server.stdout.iter().any(|l| l.contains("Admin API key")));
+    assert_eq!(server.get("/api/me", secret).1["role"], "admin");
+    let (_, stderr) = server.terminate();
+    assert!(!stderr.contains(secret), "CLICKTRAIL_ADMIN_KEY is never logged");
+    let (ok, _, err) =
+        run(bin().arg("--data-dir").arg(dir.path()).arg("print-config").env("CLICKTRAIL_ADMIN_KEY", "short"));
+    assert!(ok, "{err}");
+    let (ok, _, err) =
+        run(bin().arg("--data-dir").arg(dir.path()).args(["keys", "list"]).env("CLICKTRAIL_ADMIN_KEY", "short"));
+    assert!(!ok && err.contains("CLICKTRAIL_ADMIN_KEY"), "a weak operator key is refused: {err}");
+}
+
+#[test]
+fn keys_and_users_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = |cmd: &mut Command| {
+        cmd.arg("--data-dir").arg(dir.path());
+    };
+    let mut cmd = bin();
+    data(&mut cmd);
+    cmd.args([
+        "users",
+        "create",
+        "--role",
+        "affiliate",
+        "--name",
+        "CLI Pub",
+        "--email",
+        "cli@pub.example",
+        "--password-stdin",
+    ]);
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    child.stdin.take().unwrap().write_all(b"correct horse battery\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let id: i64 = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("Created affiliate "))
+        .and_then(|r| r.split(':').next())
+        .and_then(|n| n.parse().ok())
+        .expect(&stdout);
+
+    let mut cmd = bin();
+    data(&mut cmd);
+    let (ok, out, err) = run(cmd.args([
+        "keys",
+        "create",
+        "--user-id",
+        &id.to_string(),
+        "--scopes",
+        "read:offers,read:stats",
+        "--tier",
+        "premium",
+    ]));
+    assert!(ok, "{err}");
+    let secret =
+        out.lines().find_map(|l| l.strip_prefix("Secret (shown once, store it now): ")).expect(&out).to_owned();
+    let mut cmd = bin();
+    data(&mut cmd);
+    let (ok, listed, _) = run(cmd.args(["keys", "list", "--user-id", &id.to_string()]));
+    assert!(ok && listed.contains("premium") && listed.contains(&secret[..9]) && !listed.contains(&secret), "{listed}");
+    let key_id = listed.lines().nth(1).and_then(|l| l.split_whitespace().next()).expect(&listed).to_owned();
+
+    let server = Server::start(dir.path(), &[]);
+    assert_eq!(server.get("/api/me", &secret).1["id"], id);
+    drop(server);
+    let mut cmd = bin();
+    data(&mut cmd);
+    let (ok, out, err) = run(cmd.args(["keys", "revoke", &key_id]));
+    assert!(ok && out.contains("Revoked"), "{out}{err}");
+    let server = Server::start(dir.path(), &[]);
+    assert_eq!(server.get("/api/me", &secret).0, 401, "a revoked key stops working");
+
+    let mut cmd = bin();
+    data(&mut cmd);
+    let (ok, _, err) = run(cmd.args(["keys", "create", "--user-id", &id.to_string(), "--scopes", "admin"]));
+    assert!(!ok && err.contains("admin users only"), "{err}");
+    let mut cmd = bin();
+    data(&mut cmd);
+    let (ok, _, err) = run(cmd.args(["keys", "revoke", "9999"]));
+    assert!(!ok && err.contains("keys list"), "errors say what to do next: {err}");
+    let conn = rusqlite::Connection::open(dir.path().join("clicktrail.db")).unwrap();
+    let hash: String = conn
+        .query_row("SELECT doc FROM config_records WHERE kind = 'credential' AND id = ?1", [id], |r| r.get(0))
+        .expect("a credential is stored");
+    assert!(hash.contains("$argon2id$") && !hash.contains("correct horse"), "{hash}");
+}
+
+#[test]
+fn demo_creates_a_network_to_explore() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let (ok, out, err) = run(bin().arg("--data-dir").arg(dir.path()).args(["demo", "--listen", &listen]));
+    assert!(ok, "{err}");
+    assert!(out.contains("created 24 offers") && out.contains("created  4 traffic sources"), "{out}");
+    let key_after = |label: &str| {
+        out.lines()
+            .find(|l| l.trim_start().starts_with(label))
+            .and_then(|l| l.split_whitespace().last())
+            .expect(label)
+            .to_owned()
+    };
+    let (admin, affiliate, advertiser) = (key_after("admin"), key_after("affiliate"), key_after("advertiser"));
+    let (ok, _, err) = run(bin().arg("--data-dir").arg(dir.path()).args(["demo"]));
+    assert!(!ok && err.contains("fresh --data-dir"), "the demo refuses to run twice: {err}");
+
+    let server = Server::start(dir.path(), &[]);
+    let (_, offers) = server.get("/api/offers?per_page=100", &admin);
+    assert_eq!(offers["meta"]["total"], 24);
+    let types: std::collections::BTreeSet<&str> =
+        offers["data"].as_array().unwrap().iter().filter_map(|o| o["payout_type"].as_str()).collect();
+    assert_eq!(types.len(), 6, "every payout type: {types:?}");
+    let (_, sources) = server.get("/api/traffic-sources", &admin);
+    let names: Vec<&str> = sources["data"].as_array().unwrap().iter().filter_map(|s| s["name"].as_str()).collect();
+    assert_eq!(names, ["Newsletter", "Triggered Emails", "Rec. Engine", "Pop-ups"]);
+    let (status, mine) = server.get("/api/offers?per_page=100", &affiliate);
+    assert_eq!(status, 200);
+    assert_eq!(mine["meta"]["total"], 18, "the 6 private offers are hidden from an affiliate not invited to them");
+    assert!(mine["data"][0].get("revenue").is_none());
+    assert_eq!(server.get("/api/me", &advertiser).1["role"], "advertiser");
+    let (_, groups) = server.get("/api/affiliate-groups", &admin);
+    assert_eq!(groups["meta"]["total"], 2);
+}

@@ -1,0 +1,176 @@
+//! Starting the real server and talking to it.
+
+use std::time::Duration;
+
+use clicktrail::{App, Settings};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+/// The admin key every test app starts with (`CLICKTRAIL_ADMIN_KEY`).
+pub const ADMIN_KEY: &str = "test-admin-key-0123456789";
+
+/// A running server on a fresh data directory.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// The data directory (removed on drop).
+    pub dir: tempfile::TempDir,
+    client: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+/// A response: status and JSON body (`Value::Null` when empty or not JSON).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: Value,
+}
+
+impl Reply {
+    /// The error code of a dialect-E error body.
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+}
+
+/// How a request authenticates.
+#[derive(Debug, Clone, Copy)]
+pub enum Auth<'a> {
+    None,
+    Bearer(&'a str),
+    ApiKey(&'a str),
+    Raw(&'a str),
+}
+
+impl TestApp {
+    /// Starts a server with default settings, the test admin key, and a fresh data directory.
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Starts a server after `tweak` adjusts its settings.
+    pub async fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut settings = Settings::default();
+        settings.data_dir = dir.path().to_path_buf();
+        settings.admin_key = Some(clicktrail::settings::Secret::new(ADMIN_KEY));
+        tweak(&mut settings);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let app = App::build(settings, listener).await.expect("app builds");
+        let addr = app.local_addr().expect("addr");
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(app.run(async move {
+            let _ = rx.await;
+        }));
+        Self {
+            base: format!("http://{addr}"),
+            dir,
+            client: reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("client"),
+            shutdown: Some(tx),
+            server: Some(server),
+        }
+    }
+
+    /// Sends a request.
+    pub async fn call(&self, method: Method, path: &str, auth: Auth<'_>, body: Option<Value>) -> Reply {
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        request = match auth {
+            Auth::None => request,
+            Auth::Bearer(k) => request.bearer_auth(k),
+            Auth::ApiKey(k) => request.header("X-Api-Key", k),
+            Auth::Raw(v) => request.header("Authorization", v),
+        };
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request sent");
+        let status = response.status();
+        let text = response.text().await.expect("body read");
+        Reply { status, body: serde_json::from_str(&text).unwrap_or(Value::Null) }
+    }
+
+    /// GET with a bearer key.
+    pub async fn get(&self, path: &str, key: &str) -> Reply {
+        self.call(Method::GET, path, Auth::Bearer(key), None).await
+    }
+
+    /// POST with a bearer key.
+    pub async fn post(&self, path: &str, key: &str, body: Value) -> Reply {
+        self.call(Method::POST, path, Auth::Bearer(key), Some(body)).await
+    }
+
+    /// PATCH with a bearer key.
+    pub async fn patch(&self, path: &str, key: &str, body: Value) -> Reply {
+        self.call(Method::PATCH, path, Auth::Bearer(key), Some(body)).await
+    }
+
+    /// DELETE with a bearer key.
+    pub async fn delete(&self, path: &str, key: &str) -> Reply {
+        self.call(Method::DELETE, path, Auth::Bearer(key), None).await
+    }
+
+    /// Creates a record as admin and returns it; panics unless `201`.
+    pub async fn create(&self, path: &str, body: Value) -> Value {
+        let reply = self.post(path, ADMIN_KEY, body).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "POST {path}: {}", reply.body);
+        reply.body
+    }
+
+    /// Creates a record as admin and returns its id.
+    pub async fn create_id(&self, path: &str, body: Value) -> i64 {
+        self.create(path, body).await["id"].as_i64().expect("numeric id")
+    }
+
+    /// Creates a key for a user and returns its secret.
+    pub async fn key_for(&self, user_id: i64, scopes: &[&str]) -> String {
+        let body = self.create("/api/keys", json!({"user_id": user_id, "scopes": scopes})).await;
+        body["key"].as_str().expect("secret in `key`").to_owned()
+    }
+
+    /// The total of a list as admin.
+    pub async fn total(&self, path: &str) -> u64 {
+        let reply = self.get(path, ADMIN_KEY).await;
+        assert_eq!(reply.status, StatusCode::OK, "GET {path}: {}", reply.body);
+        reply.body["meta"]["total"].as_u64().expect("total")
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("server task").expect("server ends cleanly");
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// A valid offer body with `extra` fields merged in.
+pub fn offer_body(name: &str, extra: Value) -> Value {
+    let mut body = json!({
+        "name": name,
+        "destination_url": "https://shop.example/land?cid={click_id}&s1={sub1}",
+        "payout": 2.5, "payout_type": "cpa", "revenue": 4,
+    });
+    if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+        for (k, v) in e {
+            b.insert(k.clone(), v.clone());
+        }
+    }
+    body
+}
+
+/// The ids in a list answer.
+pub fn ids(reply: &Reply) -> Vec<i64> {
+    reply.body["data"].as_array().map(|a| a.iter().filter_map(|r| r["id"].as_i64()).collect()).unwrap_or_default()
+}
