@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod catalog;
+pub mod click;
 pub mod error;
 pub mod geo;
 pub mod key;
@@ -19,6 +20,7 @@ pub mod network;
 pub mod offer;
 pub mod postback;
 pub mod text;
+pub mod tracking;
 pub mod user;
 
 pub use error::ValidationError;

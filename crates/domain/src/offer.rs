@@ -217,6 +217,22 @@ pub enum DeviceType {
     Tablet,
 }
 
+impl DeviceType {
+    /// The lowercase wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Desktop => "desktop",
+            Self::Mobile => "mobile",
+            Self::Tablet => "tablet",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(raw: &str) -> Option<Self> {
+        [Self::Desktop, Self::Mobile, Self::Tablet].into_iter().find(|d| d.as_str() == raw)
+    }
+}
+
 /// Operating system family of a visitor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -234,6 +250,28 @@ pub enum OsFamily {
     Linux,
     /// Anything else.
     Other,
+}
+
+impl OsFamily {
+    /// Every family.
+    pub const ALL: [OsFamily; 6] = [Self::Android, Self::Ios, Self::Windows, Self::Macos, Self::Linux, Self::Other];
+
+    /// The lowercase wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Android => "android",
+            Self::Ios => "ios",
+            Self::Windows => "windows",
+            Self::Macos => "macos",
+            Self::Linux => "linux",
+            Self::Other => "other",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|o| o.as_str() == raw)
+    }
 }
 
 /// Device and OS targeting; empty lists allow everything.

@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod config;
+mod events;
 mod migrate;
 
 use std::path::{Path, PathBuf};
@@ -15,7 +16,8 @@ use std::sync::{Arc, Mutex};
 use clicktrail_store::StoreError;
 use rusqlite::Connection;
 
-pub use migrate::{MIGRATIONS, migrate};
+pub use events::{EVENTS_FILE, SqliteEvents};
+pub use migrate::{EVENT_MIGRATIONS, MIGRATIONS, migrate, migrate_with};
 
 /// Name of the database file inside the data directory.
 pub const DB_FILE: &str = "clicktrail.db";
@@ -31,7 +33,7 @@ pub(crate) fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
-fn configure(conn: &Connection) -> Result<(), StoreError> {
+pub(crate) fn configure(conn: &Connection) -> Result<(), StoreError> {
     conn.pragma_update(None, "journal_mode", "WAL").map_err(backend)?;
     conn.pragma_update(None, "synchronous", "NORMAL").map_err(backend)?;
     conn.pragma_update(None, "foreign_keys", "ON").map_err(backend)?;

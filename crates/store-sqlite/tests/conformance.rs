@@ -35,3 +35,24 @@ fn migrations_are_idempotent_and_refuse_newer_schemas() {
     let err = SqliteStore::open(dir.path()).err().expect("a newer schema is refused");
     assert!(err.to_string().contains("newer than this build"), "{err}");
 }
+
+mod events {
+    use clicktrail_store::EventStore;
+    use clicktrail_store_sqlite::SqliteEvents;
+
+    use super::*;
+
+    clicktrail_store::event_store_conformance!(async {
+        // The directory is leaked on purpose: it must outlive the test's store.
+        let dir = tempfile::tempdir().expect("temp dir").keep();
+        Arc::new(SqliteEvents::open(&dir).expect("events store")) as Arc<dyn EventStore>
+    });
+}
+
+mod memory_counters {
+    use clicktrail_store::{MemoryCounters, SharedCounters};
+
+    use super::*;
+
+    clicktrail_store::counters_conformance!(async { Arc::new(MemoryCounters::new()) as Arc<dyn SharedCounters> });
+}

@@ -12,6 +12,10 @@ use serde_json::json;
 use crate::StoreError;
 use crate::config::{ConfigStore, Index, Kind, Order, Query};
 
+#[path = "conformance_events.rs"]
+mod events_checks;
+pub use events_checks::*;
+
 /// Result of one check: a panic message names what diverged.
 pub type Check = Result<(), StoreError>;
 
@@ -152,15 +156,20 @@ pub async fn concurrent_inserts(store: Arc<dyn ConfigStore>) -> Check {
 #[macro_export]
 macro_rules! config_store_conformance {
     ($make:expr) => {
-        $crate::config_store_conformance!(@tests $make;
+        $crate::conformance_tests!($make, ConfigStore;
             insert_and_get, ids_are_not_reused, unique_values, update_and_put,
             list_filters_and_pages, concurrent_inserts);
     };
-    (@tests $make:expr; $($check:ident),+) => {
+}
+
+/// One `#[tokio::test]` per check, each given a fresh `Arc<dyn $trait>` from `$make`.
+#[macro_export]
+macro_rules! conformance_tests {
+    ($make:expr, $trait:ident; $($check:ident),+) => {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $check() {
-                let store: ::std::sync::Arc<dyn $crate::ConfigStore> = $make.await;
+                let store: ::std::sync::Arc<dyn $crate::$trait> = $make.await;
                 $crate::conformance::$check(store).await.expect(stringify!($check));
             }
         )+

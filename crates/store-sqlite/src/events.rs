@@ -1,0 +1,530 @@
+//! [`EventStore`] on SQLite: `events.db` beside the configuration database, so click writes
+//! never wait on configuration writes (SQLite has one writer per file).
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use clicktrail_domain::click::{Click, ClickId, Device, Geo, Impression, Rejection, TrackingParams};
+use clicktrail_domain::geo::CountryCode;
+use clicktrail_domain::money::Money;
+use clicktrail_domain::offer::{DeviceType, OsFamily};
+use clicktrail_store::events::{AcceptedCount, BUCKET_SECONDS, EventBatch, EventStore, RollupRow, bucket_start};
+use clicktrail_store::StoreError;
+use rusqlite::{Connection, Row, params};
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
+
+use crate::migrate::{EVENT_MIGRATIONS, migrate_with};
+use crate::{backend, configure};
+
+/// Name of the events database file inside the data directory.
+pub const EVENTS_FILE: &str = "events.db";
+
+/// Money is stored as whole 1/10000ths (four decimals, the most `Money` keeps).
+const MONEY_SCALE: u32 = 4;
+
+fn to_units(m: Money) -> i64 {
+    (m.amount() * Decimal::from(10_i64.pow(MONEY_SCALE))).trunc().to_i64().unwrap_or(0)
+}
+
+fn from_units(units: i64) -> Decimal {
+    Decimal::new(units, MONEY_SCALE).normalize()
+}
+
+fn money(units: i64) -> Money {
+    Money::new(from_units(units)).unwrap_or(Money::ZERO)
+}
+
+fn ms(at: DateTime<Utc>) -> i64 {
+    at.timestamp_millis()
+}
+
+fn from_ms(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+/// The events store.
+#[derive(Clone)]
+pub struct SqliteEvents {
+    writer: Arc<Mutex<Connection>>,
+    reader: Arc<Mutex<Connection>>,
+}
+
+fn open_connection(path: Option<&Path>) -> Result<Connection, StoreError> {
+    let conn = match path {
+        Some(p) => Connection::open(p).map_err(|e| StoreError::Backend(format!("cannot open {}: {e}", p.display())))?,
+        None => Connection::open_in_memory().map_err(backend)?,
+    };
+    configure(&conn)?;
+    Ok(conn)
+}
+
+impl SqliteEvents {
+    /// Opens (creating if needed) `events.db` in `data_dir` and applies its migrations.
+    pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(|e| StoreError::Backend(format!("cannot create {}: {e}", data_dir.display())))?;
+        let path = data_dir.join(EVENTS_FILE);
+        let mut writer = open_connection(Some(&path))?;
+        migrate_with(&mut writer, EVENT_MIGRATIONS)?;
+        let reader = open_connection(Some(&path))?;
+        Ok(Self { writer: Arc::new(Mutex::new(writer)), reader: Arc::new(Mutex::new(reader)) })
+    }
+
+    async fn with<R: Send + 'static>(
+        conn: &Arc<Mutex<Connection>>,
+        f: impl FnOnce(&mut Connection) -> Result<R, StoreError> + Send + 'static,
+    ) -> Result<R, StoreError> {
+        let conn = conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            f(&mut guard)
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("storage task failed: {e}")))?
+    }
+}
+
+#[derive(Hash, PartialEq, Eq)]
+struct RollupKey {
+    bucket: i64,
+    offer_id: i64,
+    affiliate_id: i64,
+    source_id: String,
+    country: String,
+    device_type: &'static str,
+    os: &'static str,
+}
+
+#[derive(Default)]
+struct RollupSums {
+    impressions: i64,
+    clicks: i64,
+    unique_clicks: i64,
+    accepted: i64,
+    rejected: i64,
+    filtered: i64,
+    payout: i64,
+    revenue: i64,
+}
+
+fn rollup_key(at: DateTime<Utc>, offer_id: i64, affiliate_id: i64, params: &TrackingParams, geo: &Geo, device: &Device) -> RollupKey {
+    RollupKey {
+        bucket: bucket_start(at).timestamp(),
+        offer_id,
+        affiliate_id,
+        source_id: params.source_id.clone(),
+        country: geo.country.map(|c| c.as_str().to_owned()).unwrap_or_default(),
+        device_type: device.device_type.map_or("", DeviceType::as_str),
+        os: device.os.map_or("", OsFamily::as_str),
+    }
+}
+
+/// Traffic on ids that name nothing is kept raw but never counted.
+fn counted(rejection: Option<Rejection>) -> bool {
+    !matches!(rejection, Some(Rejection::UnknownOffer | Rejection::UnknownAffiliate))
+}
+
+fn rollups_of(batch: &EventBatch) -> HashMap<RollupKey, RollupSums> {
+    let mut sums: HashMap<RollupKey, RollupSums> = HashMap::new();
+    for c in batch.clicks.iter().filter(|c| counted(c.rejection)) {
+        let s = sums.entry(rollup_key(c.at, c.offer_id, c.affiliate_id, &c.params, &c.geo, &c.device)).or_default();
+        if !c.is_filter {
+            s.clicks += 1;
+            s.unique_clicks += i64::from(c.is_unique);
+        }
+        s.accepted += i64::from(c.rejection.is_none());
+        s.rejected += i64::from(c.rejection.is_some());
+        s.filtered += i64::from(c.is_filter);
+        s.payout += to_units(c.payout);
+        s.revenue += to_units(c.revenue);
+    }
+    for i in batch.impressions.iter().filter(|i| i.rejection.is_none()) {
+        sums.entry(rollup_key(i.at, i.offer_id, i.affiliate_id, &i.params, &i.geo, &i.device)).or_default().impressions += 1;
+    }
+    sums
+}
+
+const INSERT_CLICK: &str = "INSERT INTO clicks (id, ts, offer_id, affiliate_id, error_code, is_unique, is_robot, is_filter,
+    unique_key, source_id, campaign, sub1, sub2, sub3, sub4, sub5, coupon_code, creative_id, url_id, deep_link, ip,
+    user_agent, referer, accept_language, language, country, region, city, isp, carrier, organization, connection_type,
+    device_type, os, os_name, os_version, browser, browser_version, brand, model, is_mobile, is_tablet, idfa,
+    google_ad_id, android_id, query, payout, revenue)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23,
+    ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37, ?38, ?39, ?40, ?41, ?42, ?43, ?44, ?45, ?46,
+    ?47, ?48)";
+
+const CLICK_COLUMNS: &str = "id, ts, offer_id, affiliate_id, error_code, is_unique, is_robot, is_filter, source_id,
+    campaign, sub1, sub2, sub3, sub4, sub5, coupon_code, creative_id, url_id, deep_link, ip, user_agent, referer,
+    accept_language, language, country, region, city, isp, carrier, organization, connection_type, device_type, os,
+    os_name, os_version, browser, browser_version, brand, model, is_mobile, is_tablet, idfa, google_ad_id, android_id,
+    query, payout, revenue";
+
+fn insert_click(stmt: &mut rusqlite::CachedStatement<'_>, c: &Click) -> rusqlite::Result<usize> {
+    let p = &c.params;
+    let d = &c.device;
+    let g = &c.geo;
+    let query = serde_json::to_string(&p.extra).unwrap_or_else(|_| "[]".into());
+    stmt.execute(rusqlite::params![
+        c.id.to_bytes().to_vec(),
+        ms(c.at),
+        c.offer_id,
+        c.affiliate_id,
+        c.rejection.map_or(0, Rejection::code),
+        c.is_unique,
+        c.is_robot,
+        c.is_filter,
+        c.unique_key() as i64,
+        p.source_id,
+        p.campaign,
+        p.subs[0],
+        p.subs[1],
+        p.subs[2],
+        p.subs[3],
+        p.subs[4],
+        p.coupon_code,
+        p.creative_id,
+        p.url_id,
+        p.deep_link,
+        c.ip.to_string(),
+        c.user_agent,
+        c.referer,
+        c.accept_language,
+        c.language,
+        g.country.map(|c| c.as_str().to_owned()).unwrap_or_default(),
+        g.region,
+        g.city,
+        g.isp,
+        g.carrier,
+        g.organization,
+        g.connection_type,
+        d.device_type.map_or("", DeviceType::as_str),
+        d.os.map_or("", OsFamily::as_str),
+        d.os_name,
+        d.os_version,
+        d.browser,
+        d.browser_version,
+        d.brand,
+        d.model,
+        d.is_mobile,
+        d.is_tablet,
+        p.idfa,
+        p.google_ad_id,
+        p.android_id,
+        query,
+        to_units(c.payout),
+        to_units(c.revenue),
+    ])
+}
+
+fn read_click(r: &Row<'_>) -> rusqlite::Result<Click> {
+    let id: Vec<u8> = r.get("id")?;
+    let mut bytes = [0u8; 16];
+    if id.len() == 16 {
+        bytes.copy_from_slice(&id);
+    }
+    let text = |name: &str| r.get::<_, String>(name);
+    let query: String = text("query")?;
+    let ip: String = text("ip")?;
+    let error: u16 = r.get("error_code")?;
+    Ok(Click {
+        id: ClickId::from_bytes(bytes),
+        at: from_ms(r.get("ts")?),
+        offer_id: r.get("offer_id")?,
+        affiliate_id: r.get("affiliate_id")?,
+        params: TrackingParams {
+            subs: [text("sub1")?, text("sub2")?, text("sub3")?, text("sub4")?, text("sub5")?],
+            source_id: text("source_id")?,
+            creative_id: r.get("creative_id")?,
+            url_id: r.get("url_id")?,
+            campaign: text("campaign")?,
+            coupon_code: text("coupon_code")?,
+            idfa: text("idfa")?,
+            google_ad_id: text("google_ad_id")?,
+            android_id: text("android_id")?,
+            deep_link: text("deep_link")?,
+            extra: serde_json::from_str(&query).unwrap_or_default(),
+        },
+        ip: ip.parse().unwrap_or(std::net::IpAddr::from([0, 0, 0, 0])),
+        user_agent: text("user_agent")?,
+        referer: text("referer")?,
+        accept_language: text("accept_language")?,
+        language: text("language")?,
+        device: Device {
+            device_type: DeviceType::parse(&text("device_type")?),
+            os: OsFamily::parse(&text("os")?),
+            os_name: text("os_name")?,
+            os_version: text("os_version")?,
+            browser: text("browser")?,
+            browser_version: text("browser_version")?,
+            brand: text("brand")?,
+            model: text("model")?,
+            is_mobile: r.get("is_mobile")?,
+            is_tablet: r.get("is_tablet")?,
+        },
+        geo: Geo {
+            country: CountryCode::parse(&text("country")?).ok(),
+            region: text("region")?,
+            city: text("city")?,
+            isp: text("isp")?,
+            carrier: text("carrier")?,
+            organization: text("organization")?,
+            connection_type: text("connection_type")?,
+        },
+        is_unique: r.get("is_unique")?,
+        is_robot: r.get("is_robot")?,
+        is_filter: r.get("is_filter")?,
+        rejection: Rejection::from_code(error),
+        payout: money(r.get("payout")?),
+        revenue: money(r.get("revenue")?),
+    })
+}
+
+fn append_batch(conn: &mut Connection, batch: &EventBatch) -> Result<(), StoreError> {
+    let tx = conn.transaction().map_err(backend)?;
+    {
+        let mut stmt = tx.prepare_cached(INSERT_CLICK).map_err(backend)?;
+        for c in &batch.clicks {
+            insert_click(&mut stmt, c).map_err(backend)?;
+        }
+        let mut stmt = tx
+            .prepare_cached(
+                "INSERT INTO impressions (ts, offer_id, affiliate_id, error_code, creative_id, source_id, sub1, sub2,
+                 sub3, sub4, sub5, ip, country, device_type, os)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+            )
+            .map_err(backend)?;
+        for i in &batch.impressions {
+            let p = &i.params;
+            stmt.execute(params![
+                ms(i.at),
+                i.offer_id,
+                i.affiliate_id,
+                i.rejection.map_or(0, Rejection::code),
+                p.creative_id,
+                p.source_id,
+                p.subs[0],
+                p.subs[1],
+                p.subs[2],
+                p.subs[3],
+                p.subs[4],
+                i.ip.to_string(),
+                i.geo.country.map(|c| c.as_str().to_owned()).unwrap_or_default(),
+                i.device.device_type.map_or("", DeviceType::as_str),
+                i.device.os.map_or("", OsFamily::as_str),
+            ])
+            .map_err(backend)?;
+        }
+        let mut stmt = tx
+            .prepare_cached(
+                "INSERT INTO rollup_clicks (bucket, offer_id, affiliate_id, source_id, country, device_type, os,
+                    impressions, clicks, unique_clicks, accepted, rejected, filtered, payout, revenue)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+                 ON CONFLICT (bucket, offer_id, affiliate_id, source_id, country, device_type, os) DO UPDATE SET
+                    impressions = impressions + excluded.impressions, clicks = clicks + excluded.clicks,
+                    unique_clicks = unique_clicks + excluded.unique_clicks, accepted = accepted + excluded.accepted,
+                    rejected = rejected + excluded.rejected, filtered = filtered + excluded.filtered,
+                    payout = payout + excluded.payout, revenue = revenue + excluded.revenue",
+            )
+            .map_err(backend)?;
+        for (k, s) in rollups_of(batch) {
+            stmt.execute(params![
+                k.bucket,
+                k.offer_id,
+                k.affiliate_id,
+                k.source_id,
+                k.country,
+                k.device_type,
+                k.os,
+                s.impressions,
+                s.clicks,
+                s.unique_clicks,
+                s.accepted,
+                s.rejected,
+                s.filtered,
+                s.payout,
+                s.revenue
+            ])
+            .map_err(backend)?;
+        }
+    }
+    tx.commit().map_err(backend)
+}
+
+fn id_bound(at: DateTime<Utc>) -> Vec<u8> {
+    ClickId::floor(u64::try_from(ms(at)).unwrap_or(0)).to_bytes().to_vec()
+}
+
+fn count(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+#[async_trait]
+impl EventStore for SqliteEvents {
+    async fn append(&self, batch: &EventBatch) -> Result<(), StoreError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let batch = batch.clone();
+        Self::with(&self.writer, move |conn| append_batch(conn, &batch)).await
+    }
+
+    async fn click(&self, id: ClickId) -> Result<Option<Click>, StoreError> {
+        Self::with(&self.reader, move |conn| {
+            let mut stmt = conn.prepare_cached(&format!("SELECT {CLICK_COLUMNS} FROM clicks WHERE id = ?1")).map_err(backend)?;
+            let mut rows = stmt.query_map(params![id.to_bytes().to_vec()], read_click).map_err(backend)?;
+            rows.next().transpose().map_err(backend)
+        })
+        .await
+    }
+
+    async fn clicks(&self, from: DateTime<Utc>, to: DateTime<Utc>, limit: usize) -> Result<Vec<Click>, StoreError> {
+        Self::with(&self.reader, move |conn| {
+            let mut stmt = conn
+                .prepare_cached(&format!("SELECT {CLICK_COLUMNS} FROM clicks WHERE id >= ?1 AND id < ?2 ORDER BY id LIMIT ?3"))
+                .map_err(backend)?;
+            let rows = stmt
+                .query_map(params![id_bound(from), id_bound(to), i64::try_from(limit).unwrap_or(i64::MAX)], read_click)
+                .map_err(backend)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(backend)
+        })
+        .await
+    }
+
+    async fn click_count(&self) -> Result<u64, StoreError> {
+        Self::with(&self.reader, |conn| conn.query_row("SELECT count(*) FROM clicks", [], |r| r.get(0)).map(count).map_err(backend)).await
+    }
+
+    async fn impressions(&self, from: DateTime<Utc>, to: DateTime<Utc>, limit: usize) -> Result<Vec<Impression>, StoreError> {
+        Self::with(&self.reader, move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT ts, offer_id, affiliate_id, error_code, creative_id, source_id, sub1, sub2, sub3, sub4, sub5,
+                        ip, country, device_type, os
+                     FROM impressions WHERE ts >= ?1 AND ts < ?2 ORDER BY ts LIMIT ?3",
+                )
+                .map_err(backend)?;
+            let rows = stmt
+                .query_map(params![ms(from), ms(to), i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
+                    let ip: String = r.get(11)?;
+                    let country: String = r.get(12)?;
+                    let device_type: String = r.get(13)?;
+                    let os: String = r.get(14)?;
+                    Ok(Impression {
+                        at: from_ms(r.get(0)?),
+                        offer_id: r.get(1)?,
+                        affiliate_id: r.get(2)?,
+                        rejection: Rejection::from_code(r.get(3)?),
+                        params: TrackingParams {
+                            creative_id: r.get(4)?,
+                            source_id: r.get(5)?,
+                            subs: [r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?, r.get(10)?],
+                            ..TrackingParams::default()
+                        },
+                        ip: ip.parse().unwrap_or(std::net::IpAddr::from([0, 0, 0, 0])),
+                        device: Device { device_type: DeviceType::parse(&device_type), os: OsFamily::parse(&os), ..Device::default() },
+                        geo: Geo { country: CountryCode::parse(&country).ok(), ..Geo::default() },
+                    })
+                })
+                .map_err(backend)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(backend)
+        })
+        .await
+    }
+
+    async fn rollups(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<RollupRow>, StoreError> {
+        Self::with(&self.reader, move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT bucket, offer_id, affiliate_id, source_id, country, device_type, os, impressions, clicks,
+                        unique_clicks, accepted, rejected, filtered, payout, revenue
+                     FROM rollup_clicks WHERE bucket >= ?1 AND bucket < ?2
+                     ORDER BY bucket, offer_id, affiliate_id, source_id, country, device_type, os",
+                )
+                .map_err(backend)?;
+            let rows = stmt
+                .query_map(params![from.timestamp(), to.timestamp()], |r| {
+                    Ok(RollupRow {
+                        bucket: DateTime::from_timestamp(r.get(0)?, 0).unwrap_or_default(),
+                        offer_id: r.get(1)?,
+                        affiliate_id: r.get(2)?,
+                        source_id: r.get(3)?,
+                        country: r.get(4)?,
+                        device_type: r.get(5)?,
+                        os: r.get(6)?,
+                        impressions: count(r.get(7)?),
+                        clicks: count(r.get(8)?),
+                        unique_clicks: count(r.get(9)?),
+                        accepted: count(r.get(10)?),
+                        rejected: count(r.get(11)?),
+                        filtered: count(r.get(12)?),
+                        payout: from_units(r.get(13)?),
+                        revenue: from_units(r.get(14)?),
+                    })
+                })
+                .map_err(backend)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(backend)
+        })
+        .await
+    }
+
+    async fn accepted_since(&self, since: DateTime<Utc>) -> Result<Vec<AcceptedCount>, StoreError> {
+        let from = since.timestamp().div_euclid(BUCKET_SECONDS) * BUCKET_SECONDS;
+        Self::with(&self.reader, move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT bucket, offer_id, affiliate_id, sum(accepted) FROM rollup_clicks
+                     WHERE bucket >= ?1 GROUP BY bucket, offer_id, affiliate_id HAVING sum(accepted) > 0",
+                )
+                .map_err(backend)?;
+            let rows = stmt
+                .query_map(params![from], |r| {
+                    Ok(AcceptedCount {
+                        bucket: DateTime::from_timestamp(r.get(0)?, 0).unwrap_or_default(),
+                        offer_id: r.get(1)?,
+                        affiliate_id: r.get(2)?,
+                        accepted: count(r.get(3)?),
+                    })
+                })
+                .map_err(backend)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(backend)
+        })
+        .await
+    }
+
+    async fn sightings_since(&self, since: DateTime<Utc>) -> Result<Vec<(u64, DateTime<Utc>)>, StoreError> {
+        Self::with(&self.reader, move |conn| {
+            let mut stmt =
+                conn.prepare_cached("SELECT unique_key, ts FROM clicks WHERE id >= ?1 ORDER BY id").map_err(backend)?;
+            let rows = stmt
+                .query_map(params![id_bound(since)], |r| Ok((r.get::<_, i64>(0)? as u64, from_ms(r.get(1)?))))
+                .map_err(backend)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(backend)
+        })
+        .await
+    }
+
+    async fn mark_converted(&self, id: ClickId) -> Result<bool, StoreError> {
+        Self::with(&self.writer, move |conn| {
+            conn.execute("UPDATE clicks SET converted = 1 WHERE id = ?1", params![id.to_bytes().to_vec()])
+                .map(|n| n > 0)
+                .map_err(backend)
+        })
+        .await
+    }
+
+    async fn purge_before(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
+        Self::with(&self.writer, move |conn| {
+            let tx = conn.transaction().map_err(backend)?;
+            let removed = tx
+                .execute("DELETE FROM clicks WHERE id < ?1 AND converted = 0", params![id_bound(cutoff)])
+                .map_err(backend)?;
+            tx.execute("DELETE FROM impressions WHERE ts < ?1", params![ms(cutoff)]).map_err(backend)?;
+            tx.commit().map_err(backend)?;
+            Ok(removed as u64)
+        })
+        .await
+    }
+}

@@ -1,0 +1,239 @@
+//! Conformance checks of [`EventStore`] and [`SharedCounters`] (see [`crate::conformance`]).
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use clicktrail_domain::click::{Click, ClickId, Device, Geo, Impression, Rejection, TrackingParams};
+use clicktrail_domain::geo::CountryCode;
+use clicktrail_domain::money::Money;
+use clicktrail_domain::offer::{DeviceType, OsFamily};
+use rust_decimal::Decimal;
+
+use crate::StoreError;
+use crate::counters::{Limit, SharedCounters};
+use crate::events::{EventBatch, EventStore, bucket_start};
+
+use super::Check;
+
+fn t(h: u32, m: u32, s: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 8, h, m, s).single().unwrap_or_default()
+}
+
+/// A click with every field filled, at `at`, from a varying random tail.
+pub fn sample_click(at: DateTime<Utc>, n: u8, offer_id: i64, affiliate_id: i64) -> Click {
+    let mut params = TrackingParams {
+        subs: ["s1".into(), "s2".into(), String::new(), String::new(), "s5".into()],
+        source_id: "newsletter".into(),
+        creative_id: Some(3),
+        url_id: Some(2),
+        campaign: "spring".into(),
+        coupon_code: "SUMMER".into(),
+        idfa: "IDFA-1".into(),
+        google_ad_id: "gaid-1".into(),
+        android_id: "aid-1".into(),
+        deep_link: String::new(),
+        extra: vec![("foo".into(), "bar baz".into()), ("foo".into(), "2".into())],
+    };
+    params.subs[2] = format!("n{n}");
+    Click {
+        id: ClickId::new(u64::try_from(at.timestamp_millis()).unwrap_or(0), [n; 10]),
+        at,
+        offer_id,
+        affiliate_id,
+        params,
+        ip: "2001:db8::1".parse().unwrap_or(std::net::IpAddr::from([127, 0, 0, 1])),
+        user_agent: "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X)".into(),
+        referer: "https://pub.example/page".into(),
+        accept_language: "fr-CA,fr;q=0.9".into(),
+        language: "fr".into(),
+        device: Device {
+            device_type: Some(DeviceType::Mobile),
+            os: Some(OsFamily::Ios),
+            os_name: "iOS".into(),
+            os_version: "17.0".into(),
+            browser: "Safari".into(),
+            browser_version: "17.0".into(),
+            brand: "Apple".into(),
+            model: "iPhone".into(),
+            is_mobile: true,
+            is_tablet: false,
+        },
+        geo: Geo {
+            country: CountryCode::parse("US").ok(),
+            region: "California".into(),
+            city: "Burbank".into(),
+            isp: "T-Mobile".into(),
+            carrier: "T-Mobile USA".into(),
+            organization: "Org".into(),
+            connection_type: "cellular".into(),
+        },
+        is_unique: true,
+        is_robot: false,
+        is_filter: false,
+        rejection: None,
+        payout: Money::parse("0.1").unwrap_or_default(),
+        revenue: Money::parse("0.25").unwrap_or_default(),
+    }
+}
+
+fn impression(at: DateTime<Utc>, offer_id: i64, affiliate_id: i64) -> Impression {
+    let c = sample_click(at, 0, offer_id, affiliate_id);
+    Impression { at, offer_id, affiliate_id, params: c.params, ip: c.ip, device: c.device, geo: c.geo, rejection: None }
+}
+
+/// Appended clicks read back exactly, by id and by time range (oldest first, limited).
+pub async fn events_round_trip(store: Arc<dyn EventStore>) -> Check {
+    let a = sample_click(t(10, 0, 1), 1, 7, 3);
+    let mut b = sample_click(t(10, 5, 0), 2, 7, 3);
+    b.rejection = Some(Rejection::GeoNotTargeted);
+    b.geo = Geo::default();
+    b.device = Device::default();
+    b.params = TrackingParams::default();
+    b.ip = "203.0.113.5".parse().unwrap_or(b.ip);
+    let c = sample_click(t(11, 0, 0), 3, 8, 4);
+    store.append(&EventBatch { clicks: vec![c.clone(), a.clone()], impressions: vec![] }).await?;
+    store.append(&EventBatch { clicks: vec![b.clone()], impressions: vec![] }).await?;
+    assert_eq!(store.click(a.id).await?, Some(a.clone()));
+    assert_eq!(store.click(b.id).await?, Some(b.clone()), "empty fields and a rejection survive");
+    assert_eq!(store.click(ClickId::new(1, [9; 10])).await?, None);
+    let all = store.clicks(t(9, 0, 0), t(12, 0, 0), 10).await?;
+    assert_eq!(all.iter().map(|c| c.id).collect::<Vec<_>>(), [a.id, b.id, c.id], "oldest first");
+    assert_eq!(store.clicks(t(9, 0, 0), t(12, 0, 0), 2).await?.len(), 2);
+    assert_eq!(store.clicks(t(10, 5, 0), t(11, 0, 0), 10).await?, vec![b], "from inclusive, to exclusive");
+    assert_eq!(store.click_count().await?, 3);
+    Ok(())
+}
+
+/// Rollups sum every event of a bucket exactly, across batches.
+pub async fn rollups_sum_buckets(store: Arc<dyn EventStore>) -> Check {
+    let mut clicks = Vec::new();
+    for (i, minute) in [0u32, 3, 14, 15].into_iter().enumerate() {
+        clicks.push(sample_click(t(10, minute, 0), i as u8, 7, 3));
+    }
+    clicks[1].is_unique = false;
+    clicks[1].payout = Money::parse("0.2").unwrap_or_default();
+    clicks[1].revenue = Money::parse("0.05").unwrap_or_default();
+    clicks[2].is_robot = true;
+    clicks[2].is_filter = true;
+    clicks[2].rejection = Some(Rejection::FilteredBot);
+    clicks[2].payout = Money::ZERO;
+    clicks[2].revenue = Money::ZERO;
+    store.append(&EventBatch { clicks: clicks[..2].to_vec(), impressions: vec![impression(t(10, 1, 0), 7, 3)] }).await?;
+    store.append(&EventBatch { clicks: clicks[2..].to_vec(), impressions: vec![impression(t(10, 2, 0), 7, 3)] }).await?;
+    let rows = store.rollups(t(10, 0, 0), t(10, 30, 0)).await?;
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    let first = &rows[0];
+    assert_eq!(first.bucket, t(10, 0, 0));
+    assert_eq!((first.offer_id, first.affiliate_id), (7, 3));
+    assert_eq!((first.source_id.as_str(), first.country.as_str(), first.device_type.as_str(), first.os.as_str()), ("newsletter", "US", "mobile", "ios"));
+    assert_eq!((first.impressions, first.clicks, first.unique_clicks), (2, 2, 1), "a filtered click is not counted");
+    assert_eq!((first.accepted, first.rejected, first.filtered), (2, 1, 1));
+    assert_eq!(first.payout, Decimal::from_str("0.3").unwrap_or_default(), "0.1 + 0.2 is exactly 0.3");
+    assert_eq!(first.revenue, Decimal::from_str("0.3").unwrap_or_default());
+    assert_eq!((rows[1].bucket, rows[1].clicks), (t(10, 15, 0), 1));
+    assert!(store.rollups(t(10, 30, 0), t(11, 0, 0)).await?.is_empty());
+    assert_eq!(bucket_start(t(10, 29, 59)), t(10, 15, 0));
+    Ok(())
+}
+
+/// What a restart needs: accepted counts and unique sightings since a time.
+pub async fn restart_state(store: Arc<dyn EventStore>) -> Check {
+    let a = sample_click(t(10, 0, 0), 1, 7, 3);
+    let mut b = sample_click(t(10, 20, 0), 2, 7, 3);
+    b.rejection = Some(Rejection::CapReached);
+    let c = sample_click(t(10, 25, 0), 3, 7, 3);
+    store.append(&EventBatch { clicks: vec![a.clone(), b, c.clone()], impressions: vec![] }).await?;
+    let counts = store.accepted_since(t(10, 0, 0)).await?;
+    let total: u64 = counts.iter().filter(|c| c.offer_id == 7 && c.affiliate_id == 3).map(|c| c.accepted).sum();
+    assert_eq!(total, 2, "refused clicks do not count against caps: {counts:?}");
+    let sightings = store.sightings_since(t(10, 10, 0)).await?;
+    assert_eq!(sightings.len(), 2);
+    assert_eq!(sightings.last().map(|s| s.1), Some(c.at));
+    assert_eq!(sightings[1].0, c.unique_key());
+    Ok(())
+}
+
+/// Purging removes old raw events but keeps converted clicks and every rollup.
+pub async fn purge_keeps_converted_and_rollups(store: Arc<dyn EventStore>) -> Check {
+    let old = sample_click(t(8, 0, 0), 1, 7, 3);
+    let converted = sample_click(t(8, 30, 0), 2, 7, 3);
+    let recent = sample_click(t(12, 0, 0), 3, 7, 3);
+    store
+        .append(&EventBatch { clicks: vec![old.clone(), converted.clone(), recent.clone()], impressions: vec![impression(t(8, 0, 0), 7, 3)] })
+        .await?;
+    assert!(store.mark_converted(converted.id).await?);
+    assert!(!store.mark_converted(ClickId::new(5, [5; 10])).await?);
+    assert_eq!(store.purge_before(t(10, 0, 0)).await?, 1);
+    assert_eq!(store.click(old.id).await?, None);
+    assert!(store.click(converted.id).await?.is_some(), "converted clicks are kept forever");
+    assert!(store.click(recent.id).await?.is_some());
+    assert!(store.impressions(t(0, 0, 0), t(10, 0, 0), 10).await?.is_empty());
+    let rows = store.rollups(t(8, 0, 0), t(9, 0, 0)).await?;
+    assert_eq!(rows.iter().map(|r| r.clicks).sum::<u64>(), 2, "statistics are kept forever");
+    assert_eq!(rows.iter().map(|r| r.impressions).sum::<u64>(), 1);
+    Ok(())
+}
+
+/// The unique window: first sighting, repeats inside the window, a new window.
+pub async fn unique_window(counters: Arc<dyn SharedCounters>) -> Check {
+    let day = Duration::hours(24);
+    assert!(counters.first_in_window(1, t(10, 0, 0), day).await?);
+    assert!(!counters.first_in_window(1, t(10, 0, 1), day).await?);
+    assert!(counters.first_in_window(2, t(10, 0, 1), day).await?, "keys are independent");
+    assert!(!counters.first_in_window(1, t(10, 0, 1) + Duration::hours(23), day).await?);
+    assert!(counters.first_in_window(1, t(10, 0, 1) + Duration::hours(47), day).await?, "24 h after the last sighting");
+    assert!(!counters.first_in_window(1, t(10, 0, 0), day).await?, "an older replay does not reset the window");
+    Ok(())
+}
+
+/// Caps: all-or-nothing increments up to each limit, reset by expiry.
+pub async fn caps_are_exact(counters: Arc<dyn SharedCounters>) -> Check {
+    let soon = Utc::now() + Duration::hours(1);
+    let day = Limit { key: "cap:d".into(), limit: 3, expires_at: soon };
+    let aff = Limit { key: "cap:a".into(), limit: 2, expires_at: soon };
+    assert_eq!(counters.acquire(&[day.clone(), aff.clone()]).await?, None);
+    assert_eq!(counters.acquire(&[day.clone(), aff.clone()]).await?, None);
+    assert_eq!(counters.acquire(&[day.clone(), aff.clone()]).await?, Some(1));
+    assert_eq!(counters.get("cap:d", Utc::now()).await?, 2, "a refused acquire increments nothing");
+    assert_eq!(counters.acquire(std::slice::from_ref(&day)).await?, None);
+    assert_eq!(counters.acquire(std::slice::from_ref(&day)).await?, Some(0));
+    assert_eq!(counters.add("cap:x", 5, soon).await?, 5);
+    assert_eq!(counters.add("cap:x", 2, soon).await?, 7);
+    let past = Utc::now() - Duration::seconds(1);
+    counters.add("cap:old", 9, past).await?;
+    assert_eq!(counters.get("cap:old", Utc::now()).await?, 0, "expired counters read as zero");
+    let old = Limit { key: "cap:old".into(), limit: 1, expires_at: soon };
+    assert_eq!(counters.acquire(&[old]).await?, None, "an expired counter starts again");
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let counters = counters.clone();
+        let limit = Limit { key: "cap:race".into(), limit: 20, expires_at: soon };
+        tasks.push(tokio::spawn(async move { counters.acquire(&[limit]).await }));
+    }
+    let mut granted = 0;
+    for task in tasks {
+        if task.await.map_err(|e| StoreError::Backend(e.to_string()))??.is_none() {
+            granted += 1;
+        }
+    }
+    assert_eq!(granted, 20, "concurrent acquires never exceed the cap");
+    Ok(())
+}
+
+/// Expands to one test per event-store check, each on a fresh store from `$make`.
+#[macro_export]
+macro_rules! event_store_conformance {
+    ($make:expr) => {
+        $crate::conformance_tests!($make, EventStore;
+            events_round_trip, rollups_sum_buckets, restart_state, purge_keeps_converted_and_rollups);
+    };
+}
+
+/// Expands to one test per shared-counters check, each on fresh counters from `$make`.
+#[macro_export]
+macro_rules! counters_conformance {
+    ($make:expr) => {
+        $crate::conformance_tests!($make, SharedCounters; unique_window, caps_are_exact);
+    };
+}

@@ -1,0 +1,137 @@
+//! The shared-counters capability: unique-click windows and caps.
+//!
+//! On one node the in-memory [`MemoryCounters`] is exact; a multi-node backend (Redis) must give
+//! the same answers, which the conformance suite checks.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+
+use crate::StoreError;
+
+/// A counter with its limit, for [`SharedCounters::acquire`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limit {
+    /// Counter name (`cap:clicks:day:7:20261121`).
+    pub key: String,
+    /// Highest value the counter may reach.
+    pub limit: u64,
+    /// When the counter may be forgotten.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Counters shared by every node.
+#[async_trait]
+pub trait SharedCounters: Send + Sync + 'static {
+    /// Records a sighting of `key` at `at`; true when there was none in the `window` before.
+    async fn first_in_window(&self, key: u64, at: DateTime<Utc>, window: Duration) -> Result<bool, StoreError>;
+
+    /// Increments every counter by one if none is at its limit; otherwise changes nothing and
+    /// returns the index of the first counter at its limit.
+    async fn acquire(&self, limits: &[Limit]) -> Result<Option<usize>, StoreError>;
+
+    /// Adds to a counter (restoring counts after a restart); returns the new value.
+    async fn add(&self, key: &str, by: u64, expires_at: DateTime<Utc>) -> Result<u64, StoreError>;
+
+    /// A counter's value (0 when unknown or expired).
+    async fn get(&self, key: &str, now: DateTime<Utc>) -> Result<u64, StoreError>;
+}
+
+const SHARDS: usize = 32;
+/// Sightings recorded in a shard between two sweeps of expired ones.
+const SWEEP_EVERY: u32 = 1 << 14;
+
+#[derive(Default)]
+struct SightingShard {
+    last_seen_ms: HashMap<u64, i64>,
+    since_sweep: u32,
+}
+
+/// Exact counters in this process's memory, for one node.
+pub struct MemoryCounters {
+    sightings: Vec<Mutex<SightingShard>>,
+    counters: Mutex<HashMap<String, (u64, DateTime<Utc>)>>,
+}
+
+impl Default for MemoryCounters {
+    fn default() -> Self {
+        Self { sightings: (0..SHARDS).map(|_| Mutex::default()).collect(), counters: Mutex::default() }
+    }
+}
+
+impl MemoryCounters {
+    /// Empty counters.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many sightings are held (for tests and metrics).
+    pub fn sightings(&self) -> usize {
+        self.sightings.iter().map(|s| s.lock().map_or(0, |s| s.last_seen_ms.len())).sum()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Counters stay consistent if a holder panicked: every update is a single map operation.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[async_trait]
+impl SharedCounters for MemoryCounters {
+    async fn first_in_window(&self, key: u64, at: DateTime<Utc>, window: Duration) -> Result<bool, StoreError> {
+        let at_ms = at.timestamp_millis();
+        let window_ms = window.num_milliseconds();
+        let mut shard = lock(&self.sightings[(key as usize) % SHARDS]);
+        let previous = shard.last_seen_ms.get(&key).copied();
+        let first = previous.is_none_or(|seen| at_ms - seen >= window_ms);
+        // Keep the latest sighting (restores may replay older ones after newer).
+        if previous.is_none_or(|seen| seen < at_ms) {
+            shard.last_seen_ms.insert(key, at_ms);
+        }
+        shard.since_sweep += 1;
+        if shard.since_sweep >= SWEEP_EVERY {
+            shard.since_sweep = 0;
+            shard.last_seen_ms.retain(|_, seen| at_ms - *seen < window_ms);
+        }
+        Ok(first)
+    }
+
+    async fn acquire(&self, limits: &[Limit]) -> Result<Option<usize>, StoreError> {
+        let now = Utc::now();
+        let mut counters = lock(&self.counters);
+        for (i, l) in limits.iter().enumerate() {
+            let current = counters.get(&l.key).filter(|(_, exp)| *exp > now).map_or(0, |(v, _)| *v);
+            if current >= l.limit {
+                return Ok(Some(i));
+            }
+        }
+        for l in limits {
+            let entry = counters.entry(l.key.clone()).or_insert((0, l.expires_at));
+            if entry.1 <= now {
+                *entry = (0, l.expires_at);
+            }
+            entry.0 += 1;
+        }
+        if counters.len() > 100_000 {
+            counters.retain(|_, (_, exp)| *exp > now);
+        }
+        Ok(None)
+    }
+
+    async fn add(&self, key: &str, by: u64, expires_at: DateTime<Utc>) -> Result<u64, StoreError> {
+        let now = Utc::now();
+        let mut counters = lock(&self.counters);
+        let entry = counters.entry(key.to_owned()).or_insert((0, expires_at));
+        if entry.1 <= now {
+            *entry = (0, expires_at);
+        }
+        entry.0 += by;
+        Ok(entry.0)
+    }
+
+    async fn get(&self, key: &str, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        Ok(lock(&self.counters).get(key).filter(|(_, exp)| *exp > now).map_or(0, |(v, _)| *v))
+    }
+}
