@@ -5,14 +5,18 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
-use clicktrail_store::Config;
-use clicktrail_store_sqlite::SqliteStore;
+use clicktrail_store::{Config, MemoryCounters};
+use clicktrail_store_sqlite::{SqliteEvents, SqliteStore};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 
 use crate::bootstrap::{self, Bootstrap};
+use crate::geoip;
 use crate::settings::Settings;
 use crate::telemetry;
+use crate::track::buffer::{BufferOptions, EventBuffer, Writer};
+use crate::track::enrich::{GeoIp, geoip_files};
+use crate::track::{Tracker, TrackerOptions};
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -23,12 +27,24 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Prometheus rendering.
     pub metrics: PrometheusHandle,
+    /// The click path.
+    pub tracker: Arc<Tracker>,
+}
+
+impl AppState {
+    /// Reloads what the click path holds in memory after a configuration change.
+    pub async fn configuration_changed(&self) {
+        if let Err(e) = self.tracker.refresh().await {
+            tracing::error!(error = %e, "cannot reload the tracking catalog; it reloads again within seconds");
+        }
+    }
 }
 
 /// A server ready to run.
 pub struct App {
     listener: TcpListener,
     state: AppState,
+    writer: Writer,
     /// What the first start created (the generated admin key is in here, once).
     pub bootstrap: Bootstrap,
 }
@@ -43,11 +59,47 @@ pub fn open_store(settings: &Settings) -> anyhow::Result<SqliteStore> {
 impl App {
     /// Opens the store, applies first-start set-up and settings, and takes the listener.
     pub async fn build(settings: Settings, listener: TcpListener) -> anyhow::Result<Self> {
+        settings.validate()?;
         let store = open_store(&settings)?;
         let config = Config::new(Arc::new(store));
         let bootstrap = bootstrap::run(&config, &settings).await?;
-        let state = AppState { config, settings: Arc::new(settings), metrics: telemetry::metrics_handle() };
-        Ok(Self { listener, state, bootstrap })
+        let events: Arc<dyn clicktrail_store::EventStore> = Arc::new(
+            SqliteEvents::open(&settings.data_dir)
+                .with_context(|| format!("cannot open the events store in {}", settings.data_dir.display()))?,
+        );
+        let options = BufferOptions {
+            capacity: settings.buffer_capacity,
+            batch_size: settings.batch_size,
+            linger: std::time::Duration::from_millis(settings.write_linger_ms),
+            mode: settings.write_mode,
+        };
+        let (buffer, writer) = EventBuffer::start(events.clone(), options);
+        let files = geoip_files(settings.geoip_db.as_deref(), &settings.data_dir);
+        let geo = GeoIp::open(&files)?;
+        if files.is_empty() {
+            tracing::warn!(
+                "no GeoIP database: clicks get no country (run `clicktrail geoip install` or set CLICKTRAIL_GEOIP_DB)"
+            );
+        }
+        let tracker_options = TrackerOptions {
+            unique_window: chrono::Duration::hours(i64::from(settings.unique_window_hours)),
+            trusted_proxies: settings.trusted_proxies.clone(),
+        };
+        let counters = Arc::new(MemoryCounters::new());
+        let tracker =
+            Arc::new(Tracker::start(config.clone(), events.clone(), counters, buffer, geo, tracker_options).await?);
+        crate::track::spawn_retention(tracker.clone(), events);
+        spawn_catalog_refresh(tracker.clone());
+        if files.is_empty() && settings.geoip_auto_install && settings.geoip_db.is_none() {
+            geoip::spawn_auto_install(settings.data_dir.clone(), tracker.clone());
+        }
+        let state = AppState { config, settings: Arc::new(settings), metrics: telemetry::metrics_handle(), tracker };
+        Ok(Self { listener, state, writer, bootstrap })
+    }
+
+    /// The shared state (tests reach the tracker through it).
+    pub fn state(&self) -> &AppState {
+        &self.state
     }
 
     /// The address the server listens on.
@@ -56,12 +108,16 @@ impl App {
     }
 
     /// Serves until `shutdown` completes, then finishes in-flight requests.
+    /// In-flight requests finish first; then the event buffer is drained, so every answered
+    /// click is stored before this returns.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let router = crate::http::router(self.state);
-        axum::serve(self.listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        let served = axum::serve(self.listener, router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown)
             .await
-            .context("the HTTP server failed")
+            .context("the HTTP server failed");
+        self.writer.drain().await;
+        served
     }
 }
 
@@ -92,4 +148,18 @@ pub async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down");
+}
+
+/// Reloads the catalog every few seconds, for changes made by other processes (the command line).
+fn spawn_catalog_refresh(tracker: Arc<Tracker>) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+        every.tick().await;
+        loop {
+            every.tick().await;
+            if let Err(e) = tracker.refresh().await {
+                tracing::warn!(error = %e, "periodic catalog reload failed");
+            }
+        }
+    });
 }

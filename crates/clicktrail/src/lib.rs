@@ -18,11 +18,13 @@ pub mod bootstrap;
 pub mod cli;
 pub mod demo;
 pub mod error;
+pub mod geoip;
 pub mod http;
 pub mod manage;
 pub mod random;
 pub mod settings;
 pub mod telemetry;
+pub mod track;
 
 pub use app::App;
 pub use settings::Settings;

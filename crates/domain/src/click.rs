@@ -35,7 +35,9 @@ impl ClickId {
         if raw.len() != 32 || !raw.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(ValidationError::value(format!("'{raw}' is not a 32-character click id")));
         }
-        u128::from_str_radix(raw, 16).map(Self).map_err(|_| ValidationError::value(format!("'{raw}' is not a click id")))
+        u128::from_str_radix(raw, 16)
+            .map(Self)
+            .map_err(|_| ValidationError::value(format!("'{raw}' is not a click id")))
     }
 
     /// The millisecond the click happened.
@@ -339,10 +341,7 @@ pub fn primary_language(accept_language: &str) -> String {
         .filter_map(|part| {
             let mut pieces = part.split(';');
             let tag = pieces.next()?.trim();
-            let q = pieces
-                .find_map(|p| p.trim().strip_prefix("q="))
-                .and_then(|q| q.parse::<f32>().ok())
-                .unwrap_or(1.0);
+            let q = pieces.find_map(|p| p.trim().strip_prefix("q=")).and_then(|q| q.parse::<f32>().ok()).unwrap_or(1.0);
             (!tag.is_empty() && tag != "*").then_some((tag, q))
         })
         .fold(None::<(&str, f32)>, |best, (tag, q)| match best {

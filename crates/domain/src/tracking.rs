@@ -108,7 +108,11 @@ pub fn click_macro<'a>(click: &'a Click, name: &str) -> Option<Cow<'a, str>> {
 /// Payout and revenue a click earns: cpc offers pay per unique, non-filtered, accepted click.
 pub fn click_money(offer: &Offer, affiliate_id: i64, click: &Click) -> (Money, Money) {
     let paid = click.is_unique && !click.is_filter && click.rejection.is_none();
-    let payout = if paid && offer.spec.payout_type == PayoutType::Cpc { offer.spec.payout_for(affiliate_id) } else { Money::ZERO };
+    let payout = if paid && offer.spec.payout_type == PayoutType::Cpc {
+        offer.spec.payout_for(affiliate_id)
+    } else {
+        Money::ZERO
+    };
     let revenue = if paid && offer.spec.revenue_type() == PayoutType::Cpc { offer.spec.revenue } else { Money::ZERO };
     (payout, revenue)
 }
@@ -128,7 +132,13 @@ mod tests {
         }
         let spec: OfferSpec = serde_json::from_value(body).unwrap();
         let now = chrono::Utc::now();
-        Offer { id: 7, public_id: PublicId::new(now, [0; 8]), spec: spec.normalize().unwrap(), created_at: now, updated_at: now }
+        Offer {
+            id: 7,
+            public_id: PublicId::new(now, [0; 8]),
+            spec: spec.normalize().unwrap(),
+            created_at: now,
+            updated_at: now,
+        }
     }
 
     fn affiliate(status: UserStatus) -> User {
@@ -193,7 +203,10 @@ mod tests {
         assert_eq!(destination(&o, &c), format!("https://shop.example/l?c={}&s=a+b&cc=US", c.id));
         assert_eq!(destination(&o, &click("", Some(2))), format!("https://alt.example/?c={}", c.id));
         assert!(destination(&o, &click("", Some(9))).starts_with("https://shop.example/"), "unknown url_id falls back");
-        assert!(destination(&o, &click("https://shop.example/deep", None)).starts_with("https://shop.example/l?"), "deep links off");
+        assert!(
+            destination(&o, &click("https://shop.example/deep", None)).starts_with("https://shop.example/l?"),
+            "deep links off"
+        );
 
         let d = offer(json!({"deep_links": {"enabled": true}}));
         assert_eq!(destination(&d, &click("https://shop.example/deep?x=1", None)), "https://shop.example/deep?x=1");

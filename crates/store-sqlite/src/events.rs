@@ -11,8 +11,8 @@ use clicktrail_domain::click::{Click, ClickId, Device, Geo, Impression, Rejectio
 use clicktrail_domain::geo::CountryCode;
 use clicktrail_domain::money::Money;
 use clicktrail_domain::offer::{DeviceType, OsFamily};
-use clicktrail_store::events::{AcceptedCount, BUCKET_SECONDS, EventBatch, EventStore, RollupRow, bucket_start};
 use clicktrail_store::StoreError;
+use clicktrail_store::events::{AcceptedCount, BUCKET_SECONDS, EventBatch, EventStore, RollupRow, bucket_start};
 use rusqlite::{Connection, Row, params};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
@@ -65,7 +65,8 @@ fn open_connection(path: Option<&Path>) -> Result<Connection, StoreError> {
 impl SqliteEvents {
     /// Opens (creating if needed) `events.db` in `data_dir` and applies its migrations.
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(data_dir).map_err(|e| StoreError::Backend(format!("cannot create {}: {e}", data_dir.display())))?;
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| StoreError::Backend(format!("cannot create {}: {e}", data_dir.display())))?;
         let path = data_dir.join(EVENTS_FILE);
         let mut writer = open_connection(Some(&path))?;
         migrate_with(&mut writer, EVENT_MIGRATIONS)?;
@@ -110,7 +111,14 @@ struct RollupSums {
     revenue: i64,
 }
 
-fn rollup_key(at: DateTime<Utc>, offer_id: i64, affiliate_id: i64, params: &TrackingParams, geo: &Geo, device: &Device) -> RollupKey {
+fn rollup_key(
+    at: DateTime<Utc>,
+    offer_id: i64,
+    affiliate_id: i64,
+    params: &TrackingParams,
+    geo: &Geo,
+    device: &Device,
+) -> RollupKey {
     RollupKey {
         bucket: bucket_start(at).timestamp(),
         offer_id,
@@ -142,12 +150,15 @@ fn rollups_of(batch: &EventBatch) -> HashMap<RollupKey, RollupSums> {
         s.revenue += to_units(c.revenue);
     }
     for i in batch.impressions.iter().filter(|i| i.rejection.is_none()) {
-        sums.entry(rollup_key(i.at, i.offer_id, i.affiliate_id, &i.params, &i.geo, &i.device)).or_default().impressions += 1;
+        sums.entry(rollup_key(i.at, i.offer_id, i.affiliate_id, &i.params, &i.geo, &i.device))
+            .or_default()
+            .impressions += 1;
     }
     sums
 }
 
-const INSERT_CLICK: &str = "INSERT INTO clicks (id, ts, offer_id, affiliate_id, error_code, is_unique, is_robot, is_filter,
+const INSERT_CLICK: &str =
+    "INSERT INTO clicks (id, ts, offer_id, affiliate_id, error_code, is_unique, is_robot, is_filter,
     unique_key, source_id, campaign, sub1, sub2, sub3, sub4, sub5, coupon_code, creative_id, url_id, deep_link, ip,
     user_agent, referer, accept_language, language, country, region, city, isp, carrier, organization, connection_type,
     device_type, os, os_name, os_version, browser, browser_version, brand, model, is_mobile, is_tablet, idfa,
@@ -373,7 +384,8 @@ impl EventStore for SqliteEvents {
 
     async fn click(&self, id: ClickId) -> Result<Option<Click>, StoreError> {
         Self::with(&self.reader, move |conn| {
-            let mut stmt = conn.prepare_cached(&format!("SELECT {CLICK_COLUMNS} FROM clicks WHERE id = ?1")).map_err(backend)?;
+            let mut stmt =
+                conn.prepare_cached(&format!("SELECT {CLICK_COLUMNS} FROM clicks WHERE id = ?1")).map_err(backend)?;
             let mut rows = stmt.query_map(params![id.to_bytes().to_vec()], read_click).map_err(backend)?;
             rows.next().transpose().map_err(backend)
         })
@@ -383,7 +395,9 @@ impl EventStore for SqliteEvents {
     async fn clicks(&self, from: DateTime<Utc>, to: DateTime<Utc>, limit: usize) -> Result<Vec<Click>, StoreError> {
         Self::with(&self.reader, move |conn| {
             let mut stmt = conn
-                .prepare_cached(&format!("SELECT {CLICK_COLUMNS} FROM clicks WHERE id >= ?1 AND id < ?2 ORDER BY id LIMIT ?3"))
+                .prepare_cached(&format!(
+                    "SELECT {CLICK_COLUMNS} FROM clicks WHERE id >= ?1 AND id < ?2 ORDER BY id LIMIT ?3"
+                ))
                 .map_err(backend)?;
             let rows = stmt
                 .query_map(params![id_bound(from), id_bound(to), i64::try_from(limit).unwrap_or(i64::MAX)], read_click)
@@ -394,10 +408,18 @@ impl EventStore for SqliteEvents {
     }
 
     async fn click_count(&self) -> Result<u64, StoreError> {
-        Self::with(&self.reader, |conn| conn.query_row("SELECT count(*) FROM clicks", [], |r| r.get(0)).map(count).map_err(backend)).await
+        Self::with(&self.reader, |conn| {
+            conn.query_row("SELECT count(*) FROM clicks", [], |r| r.get(0)).map(count).map_err(backend)
+        })
+        .await
     }
 
-    async fn impressions(&self, from: DateTime<Utc>, to: DateTime<Utc>, limit: usize) -> Result<Vec<Impression>, StoreError> {
+    async fn impressions(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Impression>, StoreError> {
         Self::with(&self.reader, move |conn| {
             let mut stmt = conn
                 .prepare_cached(

@@ -32,11 +32,13 @@ pub enum Kind {
     ApiKey,
     /// Affiliate postback configurations.
     Postback,
+    /// Server secrets (signing keys), by id.
+    Secret,
 }
 
 impl Kind {
     /// Every kind.
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 11] = [
         Self::Network,
         Self::User,
         Self::Credential,
@@ -47,6 +49,7 @@ impl Kind {
         Self::Coupon,
         Self::ApiKey,
         Self::Postback,
+        Self::Secret,
     ];
 
     /// Stable name, used as the stored discriminator.
@@ -62,6 +65,7 @@ impl Kind {
             Self::Coupon => "coupon",
             Self::ApiKey => "api_key",
             Self::Postback => "postback",
+            Self::Secret => "secret",
         }
     }
 }

@@ -119,14 +119,21 @@ pub async fn rollups_sum_buckets(store: Arc<dyn EventStore>) -> Check {
     clicks[2].rejection = Some(Rejection::FilteredBot);
     clicks[2].payout = Money::ZERO;
     clicks[2].revenue = Money::ZERO;
-    store.append(&EventBatch { clicks: clicks[..2].to_vec(), impressions: vec![impression(t(10, 1, 0), 7, 3)] }).await?;
-    store.append(&EventBatch { clicks: clicks[2..].to_vec(), impressions: vec![impression(t(10, 2, 0), 7, 3)] }).await?;
+    store
+        .append(&EventBatch { clicks: clicks[..2].to_vec(), impressions: vec![impression(t(10, 1, 0), 7, 3)] })
+        .await?;
+    store
+        .append(&EventBatch { clicks: clicks[2..].to_vec(), impressions: vec![impression(t(10, 2, 0), 7, 3)] })
+        .await?;
     let rows = store.rollups(t(10, 0, 0), t(10, 30, 0)).await?;
     assert_eq!(rows.len(), 2, "{rows:?}");
     let first = &rows[0];
     assert_eq!(first.bucket, t(10, 0, 0));
     assert_eq!((first.offer_id, first.affiliate_id), (7, 3));
-    assert_eq!((first.source_id.as_str(), first.country.as_str(), first.device_type.as_str(), first.os.as_str()), ("newsletter", "US", "mobile", "ios"));
+    assert_eq!(
+        (first.source_id.as_str(), first.country.as_str(), first.device_type.as_str(), first.os.as_str()),
+        ("newsletter", "US", "mobile", "ios")
+    );
     assert_eq!((first.impressions, first.clicks, first.unique_clicks), (2, 2, 1), "a filtered click is not counted");
     assert_eq!((first.accepted, first.rejected, first.filtered), (2, 1, 1));
     assert_eq!(first.payout, Decimal::from_str("0.3").unwrap_or_default(), "0.1 + 0.2 is exactly 0.3");
@@ -160,7 +167,10 @@ pub async fn purge_keeps_converted_and_rollups(store: Arc<dyn EventStore>) -> Ch
     let converted = sample_click(t(8, 30, 0), 2, 7, 3);
     let recent = sample_click(t(12, 0, 0), 3, 7, 3);
     store
-        .append(&EventBatch { clicks: vec![old.clone(), converted.clone(), recent.clone()], impressions: vec![impression(t(8, 0, 0), 7, 3)] })
+        .append(&EventBatch {
+            clicks: vec![old.clone(), converted.clone(), recent.clone()],
+            impressions: vec![impression(t(8, 0, 0), 7, 3)],
+        })
         .await?;
     assert!(store.mark_converted(converted.id).await?);
     assert!(!store.mark_converted(ClickId::new(5, [5; 10])).await?);

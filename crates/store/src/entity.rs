@@ -255,9 +255,37 @@ impl Config {
         }
     }
 
+    /// A server secret of 32 bytes, created from `fresh` the first time it is asked for.
+    pub async fn secret(&self, id: i64, fresh: impl FnOnce() -> [u8; 32]) -> Result<[u8; 32], StoreError> {
+        let decode = |doc: &serde_json::Value| -> Option<[u8; 32]> {
+            let mut out = [0u8; 32];
+            hex_decode(doc.get("value")?.as_str()?, &mut out).then_some(out)
+        };
+        if let Some(doc) = self.store.get(Kind::Secret, id).await? {
+            return decode(&doc).ok_or(StoreError::Corrupt { kind: "secret", id, message: "not 32 hex bytes".into() });
+        }
+        let value = fresh();
+        let hex: String = value.iter().map(|b| format!("{b:02x}")).collect();
+        self.store.put(Kind::Secret, id, Index::default(), serde_json::json!({ "value": hex })).await?;
+        Ok(value)
+    }
+
     /// Sets a user's password hash.
     pub async fn put_credential(&self, user_id: i64, credential: &Credential) -> Result<(), StoreError> {
         let doc = to_doc(Kind::Credential, user_id, credential)?;
         self.store.put(Kind::Credential, user_id, Index::default(), doc).await
     }
+}
+
+fn hex_decode(text: &str, out: &mut [u8; 32]) -> bool {
+    if text.len() != 64 {
+        return false;
+    }
+    for (i, byte) in out.iter_mut().enumerate() {
+        match u8::from_str_radix(&text[2 * i..2 * i + 2], 16) {
+            Ok(b) => *byte = b,
+            Err(_) => return false,
+        }
+    }
+    true
 }

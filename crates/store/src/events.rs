@@ -105,7 +105,12 @@ pub trait EventStore: Send + Sync + 'static {
     async fn click_count(&self) -> Result<u64, StoreError>;
 
     /// Raw impressions in `[from, to)`, oldest first, at most `limit`.
-    async fn impressions(&self, from: DateTime<Utc>, to: DateTime<Utc>, limit: usize) -> Result<Vec<Impression>, StoreError>;
+    async fn impressions(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Impression>, StoreError>;
 
     /// Rollup rows of buckets in `[from, to)`.
     async fn rollups(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<RollupRow>, StoreError>;

@@ -11,11 +11,11 @@ pub mod config;
 pub mod conformance;
 pub mod counters;
 pub mod entity;
-pub mod events;
 mod error;
+pub mod events;
 
 pub use config::{ConfigStore, Index, Kind, Order, Page, Query};
 pub use counters::{Limit, MemoryCounters, SharedCounters};
 pub use entity::{Config, Entity};
-pub use events::{EventBatch, EventStore, RollupRow};
 pub use error::StoreError;
+pub use events::{EventBatch, EventStore, RollupRow};

@@ -7,6 +7,7 @@ pub mod error;
 pub mod extract;
 pub mod native;
 pub mod ops;
+pub mod track;
 
 use std::time::Instant;
 
@@ -54,6 +55,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api)
         .merge(ops::routes(openapi))
+        .merge(track::routes())
         .fallback(not_found)
         .layer(middleware::from_fn(record_metrics))
         .layer(TraceLayer::new_for_http())

@@ -13,7 +13,7 @@ fn bin() -> Command {
             cmd.env_remove(key);
         }
     }
-    cmd.env("NO_COLOR", "1");
+    cmd.env("NO_COLOR", "1").env("CLICKTRAIL_GEOIP_AUTO_INSTALL", "false");
     cmd
 }
 

@@ -56,6 +56,7 @@ impl TestApp {
         let mut settings = Settings::default();
         settings.data_dir = dir.path().to_path_buf();
         settings.admin_key = Some(clicktrail::settings::Secret::new(ADMIN_KEY));
+        settings.geoip_auto_install = false;
         tweak(&mut settings);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let app = App::build(settings, listener).await.expect("app builds");

@@ -68,6 +68,7 @@ async fn create<R: Resource>(
     body: Value,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let record = manage::create::<R>(&state.config, caller, body).await?;
+    state.configuration_changed().await;
     Ok((StatusCode::CREATED, Json(record.view(caller))))
 }
 
@@ -83,11 +84,14 @@ async fn update<R: Resource>(
     body: Value,
 ) -> Result<Json<Value>, ApiError> {
     let record = manage::update::<R>(&state.config, caller, path_id(id, R::NAME)?, body).await?;
+    state.configuration_changed().await;
     Ok(Json(record.view(caller)))
 }
 
 async fn delete<R: Resource>(state: &AppState, caller: &NativeCaller, id: &str) -> Result<Response, ApiError> {
-    Ok(match manage::delete::<R>(&state.config, caller, path_id(id, R::NAME)?).await? {
+    let removed = manage::delete::<R>(&state.config, caller, path_id(id, R::NAME)?).await?;
+    state.configuration_changed().await;
+    Ok(match removed {
         Some(remaining) => Json(remaining.view(caller)).into_response(),
         None => StatusCode::NO_CONTENT.into_response(),
     })

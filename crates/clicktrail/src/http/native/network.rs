@@ -25,7 +25,9 @@ pub async fn update(
     caller: NativeCaller,
     JsonBody(body): JsonBody,
 ) -> Result<Json<NetworkSettings>, ApiError> {
-    Ok(Json(manage::network::update(&state.config, &caller, body).await?))
+    let settings = manage::network::update(&state.config, &caller, body).await?;
+    state.configuration_changed().await;
+    Ok(Json(settings))
 }
 
 /// The routes.

@@ -1,0 +1,68 @@
+//! The click path's view of the configuration: offers, affiliates and the network, in memory.
+//!
+//! Clicks never read configuration from the store. A snapshot is loaded at start and after every
+//! management write (and every few seconds, for changes made by another process such as the
+//! command line), then swapped in atomically; readers take an `Arc` of the current snapshot.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use clicktrail_domain::network::NetworkSettings;
+use clicktrail_domain::offer::Offer;
+use clicktrail_domain::text::Name;
+use clicktrail_domain::user::{Role, User};
+use clicktrail_store::{Config, Page, Query, StoreError};
+
+/// Everything a click needs to know, at one instant.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// Offers by id.
+    pub offers: HashMap<i64, Arc<Offer>>,
+    /// Affiliates by id.
+    pub affiliates: HashMap<i64, Arc<User>>,
+    /// The network.
+    pub network: NetworkSettings,
+}
+
+impl Snapshot {
+    fn empty() -> Self {
+        let name = Name::parse("Clicktrail").unwrap_or_else(|_| unreachable!("a literal name parses"));
+        Self { offers: HashMap::new(), affiliates: HashMap::new(), network: NetworkSettings::new(name) }
+    }
+}
+
+/// The current snapshot, swappable.
+pub struct Catalog {
+    current: ArcSwap<Snapshot>,
+    config: Config,
+}
+
+impl Catalog {
+    /// Loads the first snapshot.
+    pub async fn load(config: Config) -> Result<Self, StoreError> {
+        let catalog = Self { current: ArcSwap::from_pointee(Snapshot::empty()), config };
+        catalog.reload().await?;
+        Ok(catalog)
+    }
+
+    /// The current snapshot.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.current.load_full()
+    }
+
+    /// Reads the configuration again and swaps the new snapshot in.
+    pub async fn reload(&self) -> Result<Arc<Snapshot>, StoreError> {
+        let offers: Page<Offer> = self.config.list(&Query::default()).await?;
+        let affiliates: Page<User> =
+            self.config.list(&Query { role: Some(Role::Affiliate.as_str().into()), ..Query::default() }).await?;
+        let network = self.config.network().await?.unwrap_or_else(|| Snapshot::empty().network);
+        let snapshot = Arc::new(Snapshot {
+            offers: offers.items.into_iter().map(|o| (o.id, Arc::new(o))).collect(),
+            affiliates: affiliates.items.into_iter().map(|u| (u.id, Arc::new(u))).collect(),
+            network,
+        });
+        self.current.store(snapshot.clone());
+        Ok(snapshot)
+    }
+}
