@@ -181,12 +181,11 @@ fn os_family(os: &str) -> OsFamily {
 fn android_model(ua: &str) -> Option<String> {
     let inner = ua.split_once('(')?.1.split_once(')')?.0;
     let candidate = inner
-        .split(';')
+        .rsplit(';')
         .map(str::trim)
-        .filter(|p| {
+        .find(|p| {
             !p.is_empty() && !p.starts_with("Android") && *p != "Linux" && *p != "U" && *p != "K" && !p.contains("wv")
-        })
-        .last()?;
+        })?;
     let model = candidate.split(" Build/").next().unwrap_or(candidate).trim();
     (!model.is_empty() && model.len() <= 64).then(|| model.to_owned())
 }

@@ -280,6 +280,11 @@ impl Tracker {
         mac.verify_slice(&bytes).is_ok()
     }
 
+    /// The events store.
+    pub fn events(&self) -> &Arc<dyn EventStore> {
+        &self.events
+    }
+
     /// The click of a stored id (for tests and later the raw-click dialect).
     pub async fn stored_click(&self, id: ClickId) -> Result<Option<Click>, StoreError> {
         self.events.click(id).await

@@ -19,6 +19,10 @@ pub struct TestApp {
     client: reqwest::Client,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    /// The click path, to read stored events.
+    pub tracker: std::sync::Arc<clicktrail::track::Tracker>,
+    /// A client that does not follow redirects.
+    pub raw: reqwest::Client,
 }
 
 /// A response: status and JSON body (`Value::Null` when empty or not JSON).
@@ -61,6 +65,7 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let app = App::build(settings, listener).await.expect("app builds");
         let addr = app.local_addr().expect("addr");
+        let tracker = app.state().tracker.clone();
         let (tx, rx) = oneshot::channel::<()>();
         let server = tokio::spawn(app.run(async move {
             let _ = rx.await;
@@ -71,6 +76,12 @@ impl TestApp {
             client: reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("client"),
             shutdown: Some(tx),
             server: Some(server),
+            tracker,
+            raw: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(Duration::from_secs(10))
+                .build()
+                .expect("client"),
         }
     }
 
@@ -153,6 +164,20 @@ impl Drop for TestApp {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+    }
+}
+
+impl TestApp {
+    /// A stored click, waiting for the writer (default mode answers before the write).
+    pub async fn stored_click(&self, id: &str) -> clicktrail_domain::click::Click {
+        let id = clicktrail_domain::click::ClickId::parse(id).expect("click id");
+        for _ in 0..200 {
+            if let Some(click) = self.tracker.stored_click(id).await.expect("events store") {
+                return click;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("click {id} was never stored");
     }
 }
 

@@ -6,6 +6,8 @@
 
 mod authz;
 mod cli;
+mod clicks;
+mod durability;
 mod helpers;
 mod ops;
 mod resources;
