@@ -2,6 +2,11 @@
 
 use clap::Parser;
 
+// mimalloc keeps the click path's many short-lived allocations cheap and its latency tail
+// short under load (measured with bench/click-path.sh; see docs/BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = clicktrail::cli::Cli::parse();

@@ -49,8 +49,58 @@ fn from_ms(ms: i64) -> DateTime<Utc> {
 /// The events store.
 #[derive(Clone)]
 pub struct SqliteEvents {
-    writer: Arc<Mutex<Connection>>,
+    writer: WriterThread,
     reader: Arc<Mutex<Connection>>,
+}
+
+type WriteJob = Box<dyn FnOnce(&mut Connection) + Send>;
+
+/// The one thread that writes `events.db`. It runs at a lower scheduling priority (nice +10)
+/// than the threads serving requests, so a large batch never delays a click's answer; under
+/// full load it still gets its share, and a full buffer pushes back on the requests.
+#[derive(Clone)]
+struct WriterThread {
+    jobs: std::sync::mpsc::Sender<WriteJob>,
+}
+
+impl WriterThread {
+    fn spawn(mut conn: Connection) -> Result<Self, StoreError> {
+        let (jobs, queue) = std::sync::mpsc::channel::<WriteJob>();
+        std::thread::Builder::new()
+            .name("clicktrail-events-writer".into())
+            .spawn(move || {
+                lower_priority();
+                while let Ok(job) = queue.recv() {
+                    job(&mut conn);
+                }
+            })
+            .map_err(|e| StoreError::Backend(format!("cannot start the events writer: {e}")))?;
+        Ok(Self { jobs })
+    }
+
+    async fn run<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<R, StoreError> + Send + 'static,
+    ) -> Result<R, StoreError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.jobs
+            .send(Box::new(move |conn| {
+                let _ = tx.send(f(conn));
+            }))
+            .map_err(|_| StoreError::Backend("the events writer has stopped".into()))?;
+        rx.await.map_err(|_| StoreError::Backend("the events writer stopped mid-write".into()))?
+    }
+}
+
+/// Nice +10 for the calling thread (best effort: without the right, it stays as it is).
+fn lower_priority() {
+    use thread_priority::{ThreadPriority, ThreadPriorityValue};
+    // The crate maps 0..99 onto nice 20..-20; 25 is about nice +10.
+    if let Ok(value) = ThreadPriorityValue::try_from(25u8)
+        && let Err(e) = thread_priority::set_current_thread_priority(ThreadPriority::Crossplatform(value))
+    {
+        tracing::debug!(error = ?e, "cannot lower the events writer's priority");
+    }
 }
 
 fn open_connection(path: Option<&Path>) -> Result<Connection, StoreError> {
@@ -71,7 +121,7 @@ impl SqliteEvents {
         let mut writer = open_connection(Some(&path))?;
         migrate_with(&mut writer, EVENT_MIGRATIONS)?;
         let reader = open_connection(Some(&path))?;
-        Ok(Self { writer: Arc::new(Mutex::new(writer)), reader: Arc::new(Mutex::new(reader)) })
+        Ok(Self { writer: WriterThread::spawn(writer)?, reader: Arc::new(Mutex::new(reader)) })
     }
 
     async fn with<R: Send + 'static>(
@@ -374,12 +424,11 @@ fn count(n: i64) -> u64 {
 
 #[async_trait]
 impl EventStore for SqliteEvents {
-    async fn append(&self, batch: &EventBatch) -> Result<(), StoreError> {
+    async fn append(&self, batch: Arc<EventBatch>) -> Result<(), StoreError> {
         if batch.is_empty() {
             return Ok(());
         }
-        let batch = batch.clone();
-        Self::with(&self.writer, move |conn| append_batch(conn, &batch)).await
+        self.writer.run(move |conn| append_batch(conn, &batch)).await
     }
 
     async fn click(&self, id: ClickId) -> Result<Option<Click>, StoreError> {
@@ -529,24 +578,26 @@ impl EventStore for SqliteEvents {
     }
 
     async fn mark_converted(&self, id: ClickId) -> Result<bool, StoreError> {
-        Self::with(&self.writer, move |conn| {
-            conn.execute("UPDATE clicks SET converted = 1 WHERE id = ?1", params![id.to_bytes().to_vec()])
-                .map(|n| n > 0)
-                .map_err(backend)
-        })
-        .await
+        self.writer
+            .run(move |conn| {
+                conn.execute("UPDATE clicks SET converted = 1 WHERE id = ?1", params![id.to_bytes().to_vec()])
+                    .map(|n| n > 0)
+                    .map_err(backend)
+            })
+            .await
     }
 
     async fn purge_before(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
-        Self::with(&self.writer, move |conn| {
-            let tx = conn.transaction().map_err(backend)?;
-            let removed = tx
-                .execute("DELETE FROM clicks WHERE id < ?1 AND converted = 0", params![id_bound(cutoff)])
-                .map_err(backend)?;
-            tx.execute("DELETE FROM impressions WHERE ts < ?1", params![ms(cutoff)]).map_err(backend)?;
-            tx.commit().map_err(backend)?;
-            Ok(removed as u64)
-        })
-        .await
+        self.writer
+            .run(move |conn| {
+                let tx = conn.transaction().map_err(backend)?;
+                let removed = tx
+                    .execute("DELETE FROM clicks WHERE id < ?1 AND converted = 0", params![id_bound(cutoff)])
+                    .map_err(backend)?;
+                tx.execute("DELETE FROM impressions WHERE ts < ?1", params![ms(cutoff)]).map_err(backend)?;
+                tx.commit().map_err(backend)?;
+                Ok(removed as u64)
+            })
+            .await
     }
 }

@@ -92,8 +92,8 @@ pub async fn events_round_trip(store: Arc<dyn EventStore>) -> Check {
     b.params = TrackingParams::default();
     b.ip = "203.0.113.5".parse().unwrap_or(b.ip);
     let c = sample_click(t(11, 0, 0), 3, 8, 4);
-    store.append(&EventBatch { clicks: vec![c.clone(), a.clone()], impressions: vec![] }).await?;
-    store.append(&EventBatch { clicks: vec![b.clone()], impressions: vec![] }).await?;
+    store.append(Arc::new(EventBatch { clicks: vec![c.clone(), a.clone()], impressions: vec![] })).await?;
+    store.append(Arc::new(EventBatch { clicks: vec![b.clone()], impressions: vec![] })).await?;
     assert_eq!(store.click(a.id).await?, Some(a.clone()));
     assert_eq!(store.click(b.id).await?, Some(b.clone()), "empty fields and a rejection survive");
     assert_eq!(store.click(ClickId::new(1, [9; 10])).await?, None);
@@ -120,10 +120,10 @@ pub async fn rollups_sum_buckets(store: Arc<dyn EventStore>) -> Check {
     clicks[2].payout = Money::ZERO;
     clicks[2].revenue = Money::ZERO;
     store
-        .append(&EventBatch { clicks: clicks[..2].to_vec(), impressions: vec![impression(t(10, 1, 0), 7, 3)] })
+        .append(Arc::new(EventBatch { clicks: clicks[..2].to_vec(), impressions: vec![impression(t(10, 1, 0), 7, 3)] }))
         .await?;
     store
-        .append(&EventBatch { clicks: clicks[2..].to_vec(), impressions: vec![impression(t(10, 2, 0), 7, 3)] })
+        .append(Arc::new(EventBatch { clicks: clicks[2..].to_vec(), impressions: vec![impression(t(10, 2, 0), 7, 3)] }))
         .await?;
     let rows = store.rollups(t(10, 0, 0), t(10, 30, 0)).await?;
     assert_eq!(rows.len(), 2, "{rows:?}");
@@ -150,7 +150,7 @@ pub async fn restart_state(store: Arc<dyn EventStore>) -> Check {
     let mut b = sample_click(t(10, 20, 0), 2, 7, 3);
     b.rejection = Some(Rejection::CapReached);
     let c = sample_click(t(10, 25, 0), 3, 7, 3);
-    store.append(&EventBatch { clicks: vec![a.clone(), b, c.clone()], impressions: vec![] }).await?;
+    store.append(Arc::new(EventBatch { clicks: vec![a.clone(), b, c.clone()], impressions: vec![] })).await?;
     let counts = store.accepted_since(t(10, 0, 0)).await?;
     let total: u64 = counts.iter().filter(|c| c.offer_id == 7 && c.affiliate_id == 3).map(|c| c.accepted).sum();
     assert_eq!(total, 2, "refused clicks do not count against caps: {counts:?}");
@@ -167,10 +167,10 @@ pub async fn purge_keeps_converted_and_rollups(store: Arc<dyn EventStore>) -> Ch
     let converted = sample_click(t(8, 30, 0), 2, 7, 3);
     let recent = sample_click(t(12, 0, 0), 3, 7, 3);
     store
-        .append(&EventBatch {
+        .append(Arc::new(EventBatch {
             clicks: vec![old.clone(), converted.clone(), recent.clone()],
             impressions: vec![impression(t(8, 0, 0), 7, 3)],
-        })
+        }))
         .await?;
     assert!(store.mark_converted(converted.id).await?);
     assert!(!store.mark_converted(ClickId::new(5, [5; 10])).await?);

@@ -4,6 +4,8 @@
 //! report never sees an event without its rollup or the reverse. Every time zone offset in use
 //! is a multiple of 15 minutes, so local days and hours are exact unions of buckets.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use clicktrail_domain::click::{Click, ClickId, Impression};
@@ -92,8 +94,9 @@ pub struct AcceptedCount {
 /// Persistence of tracking events.
 #[async_trait]
 pub trait EventStore: Send + Sync + 'static {
-    /// Writes a batch and its rollups atomically.
-    async fn append(&self, batch: &EventBatch) -> Result<(), StoreError>;
+    /// Writes a batch and its rollups atomically. (Shared, so a backend can move it to a worker
+    /// thread and the caller can retry the same batch without copying it.)
+    async fn append(&self, batch: Arc<EventBatch>) -> Result<(), StoreError>;
 
     /// One click.
     async fn click(&self, id: ClickId) -> Result<Option<Click>, StoreError>;

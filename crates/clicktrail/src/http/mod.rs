@@ -52,14 +52,14 @@ impl utoipa::Modify for SecurityAddon {
 pub fn router(state: AppState) -> Router {
     let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(native::routes()).split_for_parts();
     let openapi = std::sync::Arc::new(openapi);
-    Router::new()
+    // Tracking routes count their own outcomes; the per-request layers are for the APIs.
+    let apis = Router::new()
         .merge(api)
         .merge(ops::routes(openapi))
-        .merge(track::routes())
         .fallback(not_found)
         .layer(middleware::from_fn(record_metrics))
-        .layer(TraceLayer::new_for_http())
-        .with_state(state)
+        .layer(TraceLayer::new_for_http());
+    Router::new().merge(track::routes()).merge(apis).with_state(state)
 }
 
 async fn not_found(uri: axum::http::Uri) -> error::ApiError {

@@ -110,7 +110,6 @@ impl EventBuffer {
             }
             WriteMode::Default => (None, None),
         };
-        metrics::gauge!("clicktrail_event_buffer_free").set(self.tx.capacity() as f64);
         self.tx.send(Pending { event, committed }).await.map_err(|_| BufferError::Closed)?;
         if let Some(rx) = confirmation {
             rx.await.map_err(|_| BufferError::NotConfirmed)?;
@@ -126,10 +125,18 @@ async fn write_loop(
     options: BufferOptions,
 ) {
     let batch_size = options.batch_size.max(1);
+    // Durable requests are waiting for the commit: write at once, batching only what queued up
+    // meanwhile (group commit). Otherwise linger so batches grow, sleeping rather than waking
+    // for every event.
+    let linger = if options.mode == WriteMode::Durable { Duration::ZERO } else { options.linger };
     let mut items: Vec<Pending> = Vec::with_capacity(batch_size);
     let mut closing = false;
     loop {
-        if !closing {
+        if closing {
+            if rx.recv_many(&mut items, batch_size).await == 0 {
+                break;
+            }
+        } else {
             tokio::select! {
                 n = rx.recv_many(&mut items, batch_size) => {
                     if n == 0 { break; }
@@ -140,17 +147,18 @@ async fn write_loop(
                     continue;
                 }
             }
-            let deadline = tokio::time::Instant::now() + options.linger;
-            while items.len() < batch_size && !options.linger.is_zero() {
-                let room = batch_size - items.len();
-                match tokio::time::timeout_at(deadline, rx.recv_many(&mut items, room)).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => {}
+            if !linger.is_zero() && items.len() < batch_size {
+                tokio::time::sleep(linger).await;
+            }
+            while items.len() < batch_size {
+                match rx.try_recv() {
+                    Ok(p) => items.push(p),
+                    Err(_) => break,
                 }
             }
-        } else if rx.recv_many(&mut items, batch_size).await == 0 {
-            break;
         }
+        metrics::gauge!("clicktrail_event_buffer_queued")
+            .set((options.capacity - rx.capacity().min(options.capacity)) as f64);
         write(&store, std::mem::take(&mut items)).await;
         items.reserve(batch_size);
     }
@@ -170,10 +178,11 @@ async fn write(store: &Arc<dyn EventStore>, items: Vec<Pending>) {
             confirmations.push(tx);
         }
     }
+    let batch = Arc::new(batch);
     let mut delay = Duration::from_millis(100);
     loop {
         let started = Instant::now();
-        match store.append(&batch).await {
+        match store.append(batch.clone()).await {
             Ok(()) => {
                 metrics::histogram!("clicktrail_event_batch_seconds").record(started.elapsed().as_secs_f64());
                 metrics::counter!("clicktrail_events_written_total").increment(batch.len() as u64);

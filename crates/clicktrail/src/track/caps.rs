@@ -25,6 +25,9 @@ fn first_of_next_month(date: NaiveDate) -> NaiveDate {
 }
 
 fn limits_of(caps: &CapLimits, scope: &str, at: DateTime<Utc>, tz: Tz, out: &mut Vec<Limit>) {
+    if caps.daily_clicks.is_none() && caps.monthly_clicks.is_none() {
+        return;
+    }
     let (date, day, month) = periods(at, tz);
     if let Some(limit) = caps.daily_clicks {
         out.push(Limit { key: format!("{scope}:day:{day}"), limit: u64::from(limit), expires_at: expiry(date, 1) });
@@ -50,6 +53,9 @@ fn affiliate_scope(offer_id: i64, affiliate_id: i64) -> String {
 /// The click-cap counters a click of `affiliate_id` on `offer` must fit in.
 pub fn click_limits(offer: &Offer, affiliate_id: i64, at: DateTime<Utc>, tz: Tz) -> Vec<Limit> {
     let mut out = Vec::new();
+    if !has_click_caps(offer) {
+        return out;
+    }
     limits_of(&offer.spec.caps.offer, &offer_scope(offer.id), at, tz, &mut out);
     limits_of(&offer.spec.caps.per_affiliate, &affiliate_scope(offer.id, affiliate_id), at, tz, &mut out);
     out

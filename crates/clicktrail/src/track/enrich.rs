@@ -180,12 +180,9 @@ fn os_family(os: &str) -> OsFamily {
 /// The model in an Android user agent: `(Linux; Android 13; SM-S911B Build/…)` → `SM-S911B`.
 fn android_model(ua: &str) -> Option<String> {
     let inner = ua.split_once('(')?.1.split_once(')')?.0;
-    let candidate = inner
-        .rsplit(';')
-        .map(str::trim)
-        .find(|p| {
-            !p.is_empty() && !p.starts_with("Android") && *p != "Linux" && *p != "U" && *p != "K" && !p.contains("wv")
-        })?;
+    let candidate = inner.rsplit(';').map(str::trim).find(|p| {
+        !p.is_empty() && !p.starts_with("Android") && *p != "Linux" && *p != "U" && *p != "K" && !p.contains("wv")
+    })?;
     let model = candidate.split(" Build/").next().unwrap_or(candidate).trim();
     (!model.is_empty() && model.len() <= 64).then(|| model.to_owned())
 }

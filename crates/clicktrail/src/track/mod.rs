@@ -178,7 +178,7 @@ impl Tracker {
         let snapshot = self.catalog.snapshot();
         // parse
         let unix_ms = u64::try_from(visit.at.timestamp_millis()).unwrap_or(0);
-        let id = ClickId::new(unix_ms, crate::random::bytes());
+        let id = ClickId::new(unix_ms, rand::random());
         let mut click = pipeline::new_click(&visit, id, pipeline::parse_params(&visit.query));
         // geo
         click.geo = self.geo.load().lookup(click.ip);
@@ -214,8 +214,7 @@ impl Tracker {
                 fallback.map_or(Outcome::NotFound, |u| Outcome::Fallback(u.as_str().to_owned()))
             }
         };
-        metrics::counter!("clicktrail_clicks_total", "outcome" => click.rejection.map_or("accepted", Rejection::label))
-            .increment(1);
+        outcome_counter(click.rejection).increment(1);
         let tracked = Tracked {
             click_id: click.id,
             offer_id: click.offer_id,
@@ -300,6 +299,20 @@ pub enum TrackError {
     /// The shared counters failed.
     #[error(transparent)]
     Counters(#[from] StoreError),
+}
+
+/// The click counter of an outcome, registered once (a label lookup per click costs more than
+/// the increment).
+fn outcome_counter(rejection: Option<Rejection>) -> &'static metrics::Counter {
+    static COUNTERS: std::sync::OnceLock<Vec<metrics::Counter>> = std::sync::OnceLock::new();
+    let counters = COUNTERS.get_or_init(|| {
+        std::iter::once("accepted")
+            .chain(Rejection::ALL.iter().map(|r| r.label()))
+            .map(|outcome| metrics::counter!("clicktrail_clicks_total", "outcome" => outcome))
+            .collect()
+    });
+    let index = rejection.and_then(|r| Rejection::ALL.iter().position(|x| *x == r)).map_or(0, |i| i + 1);
+    &counters[index]
 }
 
 /// The visitor's address (see [`Tracker::client_ip`]).

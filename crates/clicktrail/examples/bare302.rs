@@ -1,0 +1,23 @@
+//! The benchmark's baseline: the same HTTP stack (tokio + axum) answering every request with a
+//! bare `302`, doing nothing else. `bench/click-path.sh` measures Clicktrail's click path against
+//! it on the same machine in the same run.
+//!
+//! Usage: `bare302 127.0.0.1:PORT`
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::http::header::LOCATION;
+use axum::routing::get;
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:9302".into());
+    let app = Router::new().route(
+        "/c/{offer}/{affiliate}",
+        get(|| async {
+            (StatusCode::FOUND, [(LOCATION, "https://shop.example/land?cid=0123456789abcdef0123456789abcdef")])
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind(&addr).await?;
+    axum::serve(listener, app).await
+}
