@@ -46,6 +46,8 @@ settle() {
   done
   sleep 2
 }
+# A short unmeasured run first, so every server is measured warm (page cache, allocator, files).
+warm() { oha --no-tui --output-format quiet -z 3s -c "$CONNS" -r 0 "$1" >/dev/null 2>&1 || true; }
 hwm_mb() { awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
 
 start_clicktrail() { # mode → sets CT_PID CT_URL
@@ -64,10 +66,12 @@ start_clicktrail() { # mode → sets CT_PID CT_URL
 
 echo "cores: $(nproc), $SECS s per run, $CONNS connections" >&2
 BP=$(port); "$BARE" "127.0.0.1:$BP" & PIDS+=($!); wait_up "http://127.0.0.1:$BP/c/1/1" || true
+warm "http://127.0.0.1:$BP/c/1/1"
 read -r BARE_RPS BARE_P50 BARE_P99 BARE_BAD < <(load "http://127.0.0.1:$BP/c/1/1")
 BARE_PID=${PIDS[-1]}
 
 start_clicktrail default
+warm "$CT_URL"; settle "$CT_URL"
 read -r DEF_RPS DEF_P50 DEF_P99 DEF_BAD < <(load "$CT_URL")
 settle "$CT_URL"
 HALF=$(( ${DEF_RPS%.*} / 2 ))
@@ -79,6 +83,7 @@ DEF_RSS=$(hwm_mb "$CT_PID")
 kill -TERM "$CT_PID"; wait "$CT_PID" 2>/dev/null || true
 
 start_clicktrail durable
+warm "$CT_URL"; settle "$CT_URL"
 read -r DUR_RPS DUR_P50 DUR_P99 DUR_BAD < <(load "$CT_URL")
 DUR_RSS=$(hwm_mb "$CT_PID")
 kill -TERM "$CT_PID"; wait "$CT_PID" 2>/dev/null || true
