@@ -109,29 +109,21 @@ impl ConfigStore for SqliteStore {
 
     async fn update(&self, kind: Kind, id: i64, index: Index, doc: serde_json::Value) -> Result<(), StoreError> {
         self.with(move |conn| {
-            let changed = conn
-                .execute(
-                    "UPDATE config_records SET name = ?3, status = ?4, role = ?5, owner_id = ?6,
-                        ref_id = ?7, position = ?8, unique_key = ?9, doc = ?10
-                     WHERE kind = ?1 AND id = ?2",
-                    params![
-                        kind.as_str(),
-                        id,
-                        index.name,
-                        index.status,
-                        index.role,
-                        index.owner_id,
-                        index.ref_id,
-                        index.position,
-                        index.unique.as_ref().map(|(_, v)| v),
-                        doc.to_string()
-                    ],
+            let tx = conn.transaction().map_err(backend)?;
+            let exists = tx
+                .query_row(
+                    "SELECT 1 FROM config_records WHERE kind = ?1 AND id = ?2",
+                    params![kind.as_str(), id],
+                    |_| Ok(()),
                 )
-                .map_err(|e| write_error(kind, &index, e))?;
-            if changed == 0 {
+                .optional()
+                .map_err(backend)?
+                .is_some();
+            if !exists {
                 return Err(StoreError::NotFound { kind: kind.as_str(), id });
             }
-            Ok(())
+            write_row(&tx, kind, id, &index, &doc.to_string())?;
+            tx.commit().map_err(backend)
         })
         .await
     }
