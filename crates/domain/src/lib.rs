@@ -11,6 +11,7 @@
 
 pub mod catalog;
 pub mod click;
+pub mod conversion;
 pub mod error;
 pub mod geo;
 pub mod key;

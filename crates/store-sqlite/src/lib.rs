@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod config;
+mod conversions;
 mod events;
 mod migrate;
 

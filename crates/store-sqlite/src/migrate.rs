@@ -7,7 +7,10 @@ use crate::backend;
 
 /// Migrations of the configuration database, in order: (name, SQL). Never edit one that has
 /// shipped; add the next.
-pub const MIGRATIONS: &[(&str, &str)] = &[("0001_config", include_str!("migrations/0001_config.sql"))];
+pub const MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_config", include_str!("migrations/0001_config.sql")),
+    ("0002_conversions", include_str!("migrations/0002_conversions.sql")),
+];
 
 /// Migrations of the events database.
 pub const EVENT_MIGRATIONS: &[(&str, &str)] = &[("events_0001", include_str!("migrations/events_0001.sql"))];

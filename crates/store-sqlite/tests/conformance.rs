@@ -56,3 +56,14 @@ mod memory_counters {
 
     clicktrail_store::counters_conformance!(async { Arc::new(MemoryCounters::new()) as Arc<dyn SharedCounters> });
 }
+
+mod conversions {
+    use clicktrail_store::{ConversionStore, JobQueue};
+
+    use super::*;
+
+    clicktrail_store::conversion_store_conformance!(async {
+        let store = Arc::new(SqliteStore::open_in_memory().expect("in-memory SQLite"));
+        (store.clone() as Arc<dyn ConversionStore>, store as Arc<dyn JobQueue>)
+    });
+}

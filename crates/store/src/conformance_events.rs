@@ -10,6 +10,7 @@ use clicktrail_domain::money::Money;
 use clicktrail_domain::offer::{DeviceType, OsFamily};
 use rust_decimal::Decimal;
 
+use crate::Recorded;
 use crate::StoreError;
 use crate::counters::{Limit, SharedCounters};
 use crate::events::{EventBatch, EventStore, bucket_start};
@@ -245,5 +246,150 @@ macro_rules! event_store_conformance {
 macro_rules! counters_conformance {
     ($make:expr) => {
         $crate::conformance_tests!($make, SharedCounters; unique_window, caps_are_exact);
+    };
+}
+
+fn conversion(
+    offer_id: i64,
+    affiliate_id: i64,
+    txid: Option<&str>,
+    at: DateTime<Utc>,
+) -> clicktrail_domain::conversion::Conversion {
+    clicktrail_domain::conversion::Conversion {
+        id: 0,
+        click_id: Some(ClickId::new(1, [1; 10]).to_hex()),
+        offer_id,
+        affiliate_id,
+        event: None,
+        is_lead: false,
+        status: clicktrail_domain::offer::ConversionStatus::Approved,
+        reason: String::new(),
+        payout: Money::parse("1.5").unwrap_or_default(),
+        revenue: Money::parse("2").unwrap_or_default(),
+        sale_amount: None,
+        currency: clicktrail_domain::money::Currency::USD,
+        txid: txid.map(String::from),
+        coupon_code: None,
+        created_at: at,
+        updated_at: at,
+        click_at: Some(at),
+        subs: Default::default(),
+        source_id: String::new(),
+        country: "US".into(),
+        postback_ip: "203.0.113.1".into(),
+        history: Vec::new(),
+    }
+}
+
+fn job_for(subject: String) -> crate::NewJob {
+    crate::NewJob {
+        kind: "postback".into(),
+        subject: subject.clone(),
+        payload: serde_json::json!({"url": "https://t.example/"}),
+        idempotency_key: format!("key-{subject}"),
+        run_at: Utc::now() - Duration::seconds(1),
+    }
+}
+
+/// Conversions and their jobs are written together; a repeated order id writes nothing.
+pub async fn conversions_record_once(store: Arc<dyn crate::ConversionStore>, jobs: Arc<dyn crate::JobQueue>) -> Check {
+    use clicktrail_domain::offer::ConversionStatus::{Approved, Pending, Rejected};
+    let make = |c: &clicktrail_domain::conversion::Conversion| vec![job_for(format!("conversion:{}", c.id))];
+    let first = match store.record(conversion(7, 3, Some("T1"), t(10, 0, 0)), Box::new(make)).await? {
+        crate::Recorded::New(c) => c,
+        other => panic!("expected a new conversion: {other:?}"),
+    };
+    assert!(first.id > 0);
+    match store.record(conversion(7, 4, Some("T1"), t(10, 1, 0)), Box::new(make)).await? {
+        crate::Recorded::Duplicate(c) => assert_eq!(c.id, first.id),
+        other => panic!("a repeated order id is a duplicate: {other:?}"),
+    }
+    let Recorded::New(other_offer) = store.record(conversion(8, 3, Some("T1"), t(10, 2, 0)), Box::new(make)).await?
+    else {
+        panic!("order ids are unique per offer only");
+    };
+    let Recorded::New(mut no_txid) =
+        store.record(conversion(7, 3, None, t(10, 3, 0)), Box::new(|_| Vec::new())).await?
+    else {
+        panic!("conversions without an order id are never duplicates");
+    };
+    assert_eq!(store.conversion(first.id).await?, Some(first.clone()));
+    let all = store.conversions(&crate::ConversionQuery::default()).await?;
+    assert_eq!(all.total, 3);
+    assert_eq!(
+        all.items.iter().map(|c| c.id).collect::<Vec<_>>(),
+        [no_txid.id, other_offer.id, first.id],
+        "newest first"
+    );
+    let q = crate::ConversionQuery { offer_ids: Some(vec![8]), ..Default::default() };
+    assert_eq!(store.conversions(&q).await?.items.len(), 1);
+    let q = crate::ConversionQuery { offer_id: Some(7), from: Some(t(10, 0, 30)), ..Default::default() };
+    assert_eq!(store.conversions(&q).await?.items.len(), 1);
+    no_txid.status = Rejected;
+    store.change(&no_txid, vec![job_for(format!("conversion:{}", no_txid.id))]).await?;
+    assert_eq!(store.conversion(no_txid.id).await?.map(|c| c.status), Some(Rejected));
+    let q = crate::ConversionQuery { status: Some(Rejected), ..Default::default() };
+    assert_eq!(store.conversions(&q).await?.total, 1);
+    assert_eq!(store.count(7, Some(3), t(0, 0, 0), &[Approved, Pending]).await?, 1);
+    assert_eq!(store.count(7, None, t(0, 0, 0), &[Approved, Pending, Rejected]).await?, 2);
+    let claimed = jobs.claim("postback", Utc::now(), 10, Duration::seconds(30)).await?;
+    assert_eq!(claimed.len(), 3, "one job per recorded conversion and per change, none for the duplicate");
+    Ok(())
+}
+
+/// Jobs: due ones are claimed once per lease, retried later, finished for good, attempts kept.
+pub async fn jobs_lease_retry_finish(store: Arc<dyn crate::ConversionStore>, jobs: Arc<dyn crate::JobQueue>) -> Check {
+    let make = |c: &clicktrail_domain::conversion::Conversion| vec![job_for(format!("conversion:{}", c.id))];
+    store.record(conversion(1, 1, None, Utc::now()), Box::new(make)).await?;
+    store.record(conversion(1, 1, None, Utc::now()), Box::new(make)).await?;
+    let now = Utc::now();
+    let claimed = jobs.claim("postback", now, 10, Duration::seconds(30)).await?;
+    assert_eq!(claimed.len(), 2);
+    assert!(jobs.claim("postback", now, 10, Duration::seconds(30)).await?.is_empty(), "a lease hides claimed jobs");
+    assert!(jobs.claim("other", now + Duration::hours(1), 10, Duration::seconds(30)).await?.is_empty());
+    let attempt = |job: &crate::Job, outcome: &str| crate::Attempt {
+        job_id: job.id,
+        subject: job.subject.clone(),
+        at: now,
+        url: "https://t.example/".into(),
+        status: Some(503),
+        latency_ms: 12,
+        outcome: outcome.into(),
+        detail: "busy".into(),
+    };
+    jobs.finish(claimed[0].id, attempt(&claimed[0], "retry"), crate::JobNext::RetryAt(now + Duration::seconds(60)))
+        .await?;
+    jobs.finish(claimed[1].id, attempt(&claimed[1], "delivered"), crate::JobNext::Delivered).await?;
+    assert!(jobs.claim("postback", now + Duration::seconds(59), 10, Duration::seconds(30)).await?.is_empty());
+    let again = jobs.claim("postback", now + Duration::seconds(61), 10, Duration::seconds(30)).await?;
+    assert_eq!(
+        (again.len(), again[0].id, again[0].attempts),
+        (1, claimed[0].id, 1),
+        "only the retried job, with its attempt counted"
+    );
+    assert_eq!(again[0].idempotency_key, claimed[0].idempotency_key, "the same key on every attempt");
+    jobs.finish(again[0].id, attempt(&again[0], "failed"), crate::JobNext::Failed).await?;
+    assert!(jobs.claim("postback", now + Duration::days(2), 10, Duration::seconds(30)).await?.is_empty());
+    assert_eq!(jobs.next_due("postback").await?, None);
+    let log = jobs.attempts(&claimed[0].subject).await?;
+    assert_eq!(log.iter().map(|a| a.outcome.as_str()).collect::<Vec<_>>(), ["retry", "failed"]);
+    assert_eq!((log[0].status, log[0].latency_ms, log[0].detail.as_str()), (Some(503), 12, "busy"));
+    Ok(())
+}
+
+/// Expands to one test per conversion-store check; `$make` gives both traits of one backend.
+#[macro_export]
+macro_rules! conversion_store_conformance {
+    ($make:expr) => {
+        $crate::conversion_store_conformance!(@tests $make; conversions_record_once, jobs_lease_retry_finish);
+    };
+    (@tests $make:expr; $($check:ident),+) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $check() {
+                let (store, jobs): (::std::sync::Arc<dyn $crate::ConversionStore>, ::std::sync::Arc<dyn $crate::JobQueue>) = $make.await;
+                $crate::conformance::$check(store, jobs).await.expect(stringify!($check));
+            }
+        )+
     };
 }

@@ -138,7 +138,7 @@ impl Entity for Postback {
     id_field!();
     fn index(&self) -> Index {
         Index {
-            status: Some(format!("{:?}", self.spec.status).to_lowercase()),
+            status: Some(self.spec.status.as_str().into()),
             owner_id: self.spec.affiliate_id,
             ref_id: self.spec.offer_id,
             ..Index::default()

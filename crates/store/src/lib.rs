@@ -9,12 +9,14 @@
 
 pub mod config;
 pub mod conformance;
+pub mod conversions;
 pub mod counters;
 pub mod entity;
 mod error;
 pub mod events;
 
 pub use config::{ConfigStore, Index, Kind, Order, Page, Query};
+pub use conversions::{Attempt, ConversionQuery, ConversionStore, Job, JobNext, JobQueue, JobsFor, NewJob, Recorded};
 pub use counters::{Limit, MemoryCounters, SharedCounters};
 pub use entity::{Config, Entity};
 pub use error::StoreError;
