@@ -5,12 +5,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
-use clicktrail_store::{Config, MemoryCounters};
+use clicktrail_store::{Config, JobQueue, MemoryCounters};
 use clicktrail_store_sqlite::{SqliteEvents, SqliteStore};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 
 use crate::bootstrap::{self, Bootstrap};
+use crate::convert::Conversions;
+use crate::convert::delivery::Deliveries;
 use crate::geoip;
 use crate::settings::Settings;
 use crate::telemetry;
@@ -29,6 +31,10 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// The click path.
     pub tracker: Arc<Tracker>,
+    /// The conversion engine.
+    pub conversions: Arc<Conversions>,
+    /// The outbox (for delivery attempts).
+    pub jobs: Arc<dyn JobQueue>,
 }
 
 impl AppState {
@@ -45,6 +51,7 @@ pub struct App {
     listener: TcpListener,
     state: AppState,
     writer: Writer,
+    deliveries: (tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<()>),
     /// What the first start created (the generated admin key is in here, once).
     pub bootstrap: Bootstrap,
 }
@@ -60,8 +67,10 @@ impl App {
     /// Opens the store, applies first-start set-up and settings, and takes the listener.
     pub async fn build(settings: Settings, listener: TcpListener) -> anyhow::Result<Self> {
         settings.validate()?;
-        let store = open_store(&settings)?;
-        let config = Config::new(Arc::new(store));
+        // One TLS provider for the whole process (postbacks to https).
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let store = Arc::new(open_store(&settings)?);
+        let config = Config::new(store.clone());
         let bootstrap = bootstrap::run(&config, &settings).await?;
         let events: Arc<dyn clicktrail_store::EventStore> = Arc::new(
             SqliteEvents::open(&settings.data_dir)
@@ -88,13 +97,19 @@ impl App {
         let counters = Arc::new(MemoryCounters::new());
         let tracker =
             Arc::new(Tracker::start(config.clone(), events.clone(), counters, buffer, geo, tracker_options).await?);
-        crate::track::spawn_retention(tracker.clone(), events);
+        crate::track::spawn_retention(tracker.clone(), events.clone());
         spawn_catalog_refresh(tracker.clone());
         if files.is_empty() && settings.geoip_auto_install && settings.geoip_db.is_none() {
             geoip::spawn_auto_install(settings.data_dir.clone(), tracker.clone());
         }
-        let state = AppState { config, settings: Arc::new(settings), metrics: telemetry::metrics_handle(), tracker };
-        Ok(Self { listener, state, writer, bootstrap })
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let conversions = Arc::new(Conversions::new(config.clone(), store.clone(), events, tracker.catalog_arc(), wake.clone()));
+        let jobs: Arc<dyn JobQueue> = store;
+        let worker = Arc::new(Deliveries::new(jobs.clone(), config.clone(), settings.postback_allowlist.clone(), wake)?);
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let deliveries = (stop, tokio::spawn(worker.run(stopped)));
+        let state = AppState { config, settings: Arc::new(settings), metrics: telemetry::metrics_handle(), tracker, conversions, jobs };
+        Ok(Self { listener, state, writer, deliveries, bootstrap })
     }
 
     /// The shared state (tests reach the tracker through it).
@@ -117,6 +132,9 @@ impl App {
             .await
             .context("the HTTP server failed");
         self.writer.drain().await;
+        let (stop, worker) = self.deliveries;
+        let _ = stop.send(true);
+        let _ = worker.await;
         served
     }
 }

@@ -16,6 +16,7 @@ pub mod app;
 pub mod auth;
 pub mod bootstrap;
 pub mod cli;
+pub mod convert;
 pub mod demo;
 pub mod error;
 pub mod geoip;

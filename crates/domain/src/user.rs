@@ -105,6 +105,9 @@ pub struct User {
     /// The editable fields.
     #[serde(flatten)]
     pub spec: UserSpec,
+    /// Affiliates: the key of the HMAC signature on their postbacks (shown to them and admins).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postback_secret: Option<String>,
     /// When the user was created.
     pub created_at: DateTime<Utc>,
     /// When the user last changed.

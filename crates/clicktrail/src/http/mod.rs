@@ -3,6 +3,8 @@
 //! It is the only place that knows about status codes. Operations live in [`crate::manage`]
 //! (and, later, tracking and reporting modules); handlers only translate.
 
+pub mod conversions;
+pub mod dialect_e;
 pub mod error;
 pub mod extract;
 pub mod native;
@@ -50,11 +52,13 @@ impl utoipa::Modify for SecurityAddon {
 
 /// Builds the whole router.
 pub fn router(state: AppState) -> Router {
-    let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(native::routes()).split_for_parts();
+    let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(native::routes()).merge(conversions::routes()).split_for_parts();
     let openapi = std::sync::Arc::new(openapi);
     // Tracking routes count their own outcomes; the per-request layers are for the APIs.
     let apis = Router::new()
         .merge(api)
+        .merge(conversions::inbound())
+        .merge(dialect_e::routes())
         .merge(ops::routes(openapi))
         .fallback(not_found)
         .layer(middleware::from_fn(record_metrics))

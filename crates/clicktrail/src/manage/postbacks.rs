@@ -66,3 +66,25 @@ impl Resource for Postback {
         Ok(spec)
     }
 }
+
+/// Fills `url` from `preset` and `domain` (`{"preset": "voluum", "domain": "trk.example.com"}`)
+/// when the body names a tracker instead of a URL.
+pub fn expand_preset(mut body: serde_json::Value) -> Result<serde_json::Value> {
+    let Some(map) = body.as_object_mut() else { return Ok(body) };
+    let Some(preset) = map.remove("preset") else { return Ok(body) };
+    let preset: clicktrail_domain::postback::Preset = serde_json::from_value(preset)
+        .map_err(|_| Error::invalid("preset", "must be one of voluum, binom, redtrack, bemob, keitaro"))?;
+    let domain = map.remove("domain").and_then(|d| d.as_str().map(str::to_owned)).ok_or_else(|| Error::invalid("domain", "is required with a preset (your tracker's host name)"))?;
+    let host_ok = !domain.is_empty()
+        && domain.len() <= 253
+        && domain.contains('.')
+        && domain.split('.').all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+    if !host_ok {
+        return Err(Error::invalid("domain", format!("'{domain}' is not a host name")));
+    }
+    if map.contains_key("url") {
+        return Err(Error::invalid("url", "give either a url or a preset, not both"));
+    }
+    map.insert("url".into(), preset.template(&domain).into());
+    Ok(body)
+}

@@ -24,7 +24,24 @@ async fn check_user(spec: &UserSpec, role: Role, config: &Config) -> Result<()> 
 }
 
 fn new_user(role: Role, spec: UserSpec, now: Timestamp) -> User {
-    User { id: 0, role, spec, created_at: now, updated_at: now }
+    let postback_secret = (role == Role::Affiliate).then(new_secret);
+    User { id: 0, role, spec, postback_secret, created_at: now, updated_at: now }
+}
+
+fn new_secret() -> String {
+    hex::encode(crate::random::bytes::<32>())
+}
+
+/// An affiliate's postback-signing secret, created on first use for affiliates made before
+/// secrets existed.
+pub async fn postback_secret(config: &Config, mut user: User) -> Result<String> {
+    if let Some(secret) = &user.postback_secret {
+        return Ok(secret.clone());
+    }
+    let secret = new_secret();
+    user.postback_secret = Some(secret.clone());
+    config.update(&user).await?;
+    Ok(secret)
 }
 
 /// Closing is how users are deleted: their history stays, their keys stop working.

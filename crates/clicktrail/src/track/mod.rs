@@ -74,7 +74,7 @@ pub struct TrackerOptions {
 
 /// The click path's state.
 pub struct Tracker {
-    catalog: Catalog,
+    catalog: Arc<Catalog>,
     counters: Arc<dyn SharedCounters>,
     events: Arc<dyn EventStore>,
     geo: ArcSwap<GeoIp>,
@@ -101,7 +101,7 @@ impl Tracker {
         options: TrackerOptions,
     ) -> Result<Self, StoreError> {
         let hop_key = config.secret(HOP_SECRET_ID, crate::random::bytes).await?;
-        let catalog = Catalog::load(config).await?;
+        let catalog = Arc::new(Catalog::load(config).await?);
         let tracker = Self {
             catalog,
             counters,
@@ -121,6 +121,11 @@ impl Tracker {
     /// The in-memory catalog.
     pub fn catalog(&self) -> &Catalog {
         &self.catalog
+    }
+
+    /// The in-memory catalog, shared.
+    pub fn catalog_arc(&self) -> Arc<Catalog> {
+        self.catalog.clone()
     }
 
     /// The buffer's write mode.

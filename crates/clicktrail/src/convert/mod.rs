@@ -1,0 +1,359 @@
+//! Conversions: advertisers' postbacks and pixels in, priced and guarded conversions stored,
+//! status changes, and the affiliate postbacks they cause (queued in the same transaction and
+//! sent by [`delivery`]).
+
+pub mod delivery;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
+use clicktrail_domain::catalog::Coupon;
+use clicktrail_domain::click::ClickId;
+use clicktrail_domain::conversion::{self, Conversion, MoneyOverrides, StatusChange};
+use clicktrail_domain::money::{Currency, Money};
+use clicktrail_domain::offer::{CapLimits, ConversionStatus, Offer};
+use clicktrail_domain::postback::{self, Postback, PostbackEvent, PostbackStatus};
+use clicktrail_domain::user::Role;
+use clicktrail_store::{Config, ConversionStore, EventStore, NewJob, Page, Query, Recorded};
+use serde_json::json;
+use subtle::ConstantTimeEq;
+
+use crate::auth::Caller;
+use crate::error::{Error, ErrorKind, Result};
+use crate::track::catalog::Catalog;
+
+/// What an advertiser's postback or pixel says.
+#[derive(Debug, Clone, Default)]
+pub struct Inbound {
+    /// `click_id` or `transaction_id`.
+    pub click_id: Option<String>,
+    /// `offer_id` (for coupon-only conversions and the pixel).
+    pub offer_id: Option<String>,
+    /// `event`.
+    pub event: Option<String>,
+    /// `amount`: the sale amount.
+    pub amount: Option<String>,
+    /// `payout` override.
+    pub payout: Option<String>,
+    /// `revenue` override.
+    pub revenue: Option<String>,
+    /// `status`.
+    pub status: Option<String>,
+    /// `txid`: the advertiser's order id.
+    pub txid: Option<String>,
+    /// `coupon_code`.
+    pub coupon_code: Option<String>,
+    /// `currency`.
+    pub currency: Option<String>,
+    /// `token`.
+    pub token: Option<String>,
+}
+
+impl Inbound {
+    /// Reads the parameters of a postback (query or form), ignoring unknown ones.
+    pub fn from_pairs(pairs: &[(String, String)]) -> Self {
+        let mut i = Self::default();
+        for (k, v) in pairs {
+            let v = Some(v.trim().to_owned()).filter(|v| !v.is_empty());
+            match k.as_str() {
+                "click_id" | "transaction_id" => i.click_id = v,
+                "offer_id" => i.offer_id = v,
+                "event" | "goal" => i.event = v,
+                "amount" | "sale_amount" => i.amount = v,
+                "payout" => i.payout = v,
+                "revenue" => i.revenue = v,
+                "status" => i.status = v,
+                "txid" | "order_id" => i.txid = v,
+                "coupon_code" | "coupon" => i.coupon_code = v,
+                "currency" => i.currency = v,
+                "token" => i.token = v,
+                _ => {}
+            }
+        }
+        i
+    }
+}
+
+/// The result of an inbound conversion.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// The conversion (the first one, for a duplicate).
+    pub conversion: Conversion,
+    /// Whether the order id was already recorded for the offer.
+    pub duplicate: bool,
+}
+
+/// The conversion engine.
+pub struct Conversions {
+    config: Config,
+    store: Arc<dyn ConversionStore>,
+    events: Arc<dyn EventStore>,
+    catalog: Arc<Catalog>,
+    wake: Arc<tokio::sync::Notify>,
+}
+
+fn money(field: &str, raw: &Option<String>) -> Result<Option<Money>> {
+    raw.as_deref().map(|v| Money::parse(v).map_err(|e| Error::invalid(field, e.message))).transpose()
+}
+
+fn status(raw: &str) -> Result<ConversionStatus> {
+    match raw.to_ascii_lowercase().as_str() {
+        "approved" | "approve" | "1" => Ok(ConversionStatus::Approved),
+        "pending" | "hold" | "2" => Ok(ConversionStatus::Pending),
+        "rejected" | "reject" | "declined" | "0" => Ok(ConversionStatus::Rejected),
+        _ => Err(Error::invalid("status", format!("'{raw}' is not one of approved, pending, rejected"))),
+    }
+}
+
+/// The start of the local day and month of `now` in `tz`, as UTC instants.
+fn period_starts(now: DateTime<Utc>, tz: chrono_tz::Tz) -> (DateTime<Utc>, DateTime<Utc>) {
+    let local = now.with_timezone(&tz).date_naive();
+    let start = |d: NaiveDate| {
+        tz.from_local_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default()).earliest().map_or(now, |t| t.with_timezone(&Utc))
+    };
+    let month = NaiveDate::from_ymd_opt(local.year(), local.month(), 1).unwrap_or(local);
+    (start(local), start(month))
+}
+
+/// Which postbacks a status fires: `conversion` always on record, and the one named by status.
+fn events_for(status: ConversionStatus, recorded: bool) -> Vec<PostbackEvent> {
+    let mut out = Vec::new();
+    if recorded {
+        out.push(PostbackEvent::Conversion);
+    }
+    match status {
+        ConversionStatus::Approved => out.push(PostbackEvent::Approved),
+        ConversionStatus::Rejected => out.push(PostbackEvent::Rejected),
+        ConversionStatus::Pending => {}
+    }
+    out
+}
+
+/// Jobs delivering the affiliate's postbacks for `events`; for each event an offer-specific
+/// postback replaces the global one.
+pub fn postback_jobs(postbacks: &[Postback], c: &Conversion, events: &[PostbackEvent], now: DateTime<Utc>) -> Vec<NewJob> {
+    let mut jobs = Vec::new();
+    for &event in events {
+        let live: Vec<&Postback> = postbacks
+            .iter()
+            .filter(|p| p.spec.status == PostbackStatus::Active && p.spec.event == event && p.spec.affiliate_id == Some(c.affiliate_id))
+            .collect();
+        let specific: Vec<&&Postback> = live.iter().filter(|p| p.spec.offer_id == Some(c.offer_id)).collect();
+        let chosen: Vec<&Postback> = if specific.is_empty() {
+            live.iter().filter(|p| p.spec.offer_id.is_none()).copied().collect()
+        } else {
+            specific.into_iter().copied().collect()
+        };
+        for p in chosen {
+            let url = postback::render(&p.spec.url, c, event);
+            jobs.push(NewJob {
+                kind: delivery::KIND.into(),
+                subject: format!("conversion:{}", c.id),
+                payload: json!({"url": url, "postback_id": p.id, "affiliate_id": c.affiliate_id, "event": event.as_str()}),
+                idempotency_key: format!("ct-{}-{}-{}-{}", c.id, p.id, event.as_str(), c.history.len()),
+                run_at: now,
+            });
+        }
+    }
+    jobs
+}
+
+impl Conversions {
+    /// The engine over its stores; `wake` is notified when postbacks are queued.
+    pub fn new(config: Config, store: Arc<dyn ConversionStore>, events: Arc<dyn EventStore>, catalog: Arc<Catalog>, wake: Arc<tokio::sync::Notify>) -> Self {
+        Self { config, store, events, catalog, wake }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn ConversionStore> {
+        &self.store
+    }
+
+    async fn postbacks_of(&self, affiliate_id: i64) -> Result<Vec<Postback>> {
+        let page: Page<Postback> = self.config.list(&Query { owner_id: Some(affiliate_id), ..Query::default() }).await?;
+        Ok(page.items)
+    }
+
+    /// Records an advertiser's conversion.
+    pub async fn receive(&self, input: Inbound, from: IpAddr) -> Result<Received> {
+        let now = Utc::now();
+        let snapshot = self.catalog.snapshot();
+        // Attribution: the click, or the coupon's affiliate.
+        let (click, coupon) = match (&input.click_id, &input.coupon_code) {
+            (Some(raw), _) => {
+                let id = ClickId::parse(raw).map_err(|e| Error::invalid("click_id", e.message))?;
+                let click = self.events.click(id).await?.ok_or_else(|| Error::not_found("click", raw))?;
+                (Some(click), None)
+            }
+            (None, Some(code)) => {
+                let code = code.trim().to_ascii_uppercase();
+                let coupon: Coupon = self.config.find(&code).await?.ok_or_else(|| Error::not_found("coupon", &code))?;
+                (None, Some(coupon))
+            }
+            (None, None) => return Err(Error::invalid("click_id", "is required (or coupon_code)")),
+        };
+        let (offer_id, affiliate_id) = match (&click, &coupon) {
+            (Some(c), _) => (c.offer_id, c.affiliate_id),
+            (None, Some(coupon)) => {
+                let asked = input.offer_id.as_deref().map(|o| o.parse::<i64>().map_err(|_| Error::invalid("offer_id", format!("'{o}' is not an offer id")))).transpose()?;
+                let offer = match (coupon.spec.offer_id, asked) {
+                    (Some(fixed), Some(asked)) if fixed != asked => return Err(Error::invalid("coupon_code", format!("is not valid for offer {asked}"))),
+                    (Some(fixed), _) => fixed,
+                    (None, Some(asked)) => asked,
+                    (None, None) => return Err(Error::invalid("offer_id", "is required with a coupon valid for every offer")),
+                };
+                (offer, coupon.spec.affiliate_id)
+            }
+            (None, None) => unreachable!("one of click and coupon is set above"),
+        };
+        let offer: Arc<Offer> = snapshot.offers.get(&offer_id).cloned().ok_or_else(|| Error::not_found("offer", offer_id))?;
+        // Guards that refuse outright.
+        if let Some(expected) = &offer.spec.guards.token {
+            let given = input.token.as_deref().unwrap_or("");
+            if !bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
+                return Err(Error::forbidden("token: missing or wrong for this offer"));
+            }
+        }
+        let allow = &offer.spec.guards.ip_allowlist;
+        if !allow.is_empty() && !allow.iter().any(|n| n.contains(&from)) {
+            return Err(Error::forbidden(format!("postbacks for offer {offer_id} are not accepted from {from}")));
+        }
+        let event = match &input.event {
+            Some(code) => Some(
+                offer
+                    .spec
+                    .events
+                    .iter()
+                    .find(|e| e.code.as_str().eq_ignore_ascii_case(code))
+                    .ok_or_else(|| Error::invalid("event", format!("offer {offer_id} has no event '{code}'")))?,
+            ),
+            None => None,
+        };
+        let sale = money("amount", &input.amount)?;
+        let overrides = MoneyOverrides { payout: money("payout", &input.payout)?, revenue: money("revenue", &input.revenue)? };
+        let requested = input.status.as_deref().map(status).transpose()?;
+        let currency = input.currency.as_deref().map(|c| Currency::parse(c).map_err(|e| Error::invalid("currency", e.message))).transpose()?;
+        let txid = input.txid.as_deref().map(conversion::parse_txid).transpose()?;
+
+        let tz = snapshot.network.timezone.tz();
+        let (day_start, month_start) = period_starts(now, tz);
+        let approved_this_month = self.store.count(offer_id, Some(affiliate_id), month_start, &[ConversionStatus::Approved]).await?;
+        let (payout, revenue) = conversion::price(&offer, affiliate_id, event, sale, approved_this_month, overrides);
+        let (mut status, mut reason) = conversion::initial_status(&offer, click.as_ref().map(|c| c.at), now, requested);
+        if status != ConversionStatus::Rejected && let Some(cap) = self.cap_reached(&offer, affiliate_id, day_start, month_start).await? {
+            status = ConversionStatus::Rejected;
+            reason = cap;
+        }
+        let mut c = Conversion {
+            id: 0,
+            click_id: None,
+            offer_id,
+            affiliate_id,
+            event: event.map(|e| e.code.to_string()),
+            is_lead: event.is_some_and(|e| e.is_lead),
+            status,
+            reason: reason.clone(),
+            payout,
+            revenue,
+            sale_amount: sale,
+            currency: currency.unwrap_or(offer.spec.currency),
+            txid,
+            coupon_code: coupon.as_ref().map(|c| c.spec.code.to_string()).or_else(|| click.as_ref().map(|c| c.params.coupon_code.clone()).filter(|c| !c.is_empty())),
+            created_at: now,
+            updated_at: now,
+            click_at: None,
+            subs: Default::default(),
+            source_id: String::new(),
+            country: String::new(),
+            postback_ip: from.to_string(),
+            history: vec![StatusChange { at: now, from: None, to: status, reason, by_user_id: None }],
+        };
+        if let Some(click) = &click {
+            conversion::copy_click(&mut c, click);
+        }
+        let postbacks = self.postbacks_of(affiliate_id).await?;
+        let jobs = move |c: &Conversion| postback_jobs(&postbacks, c, &events_for(c.status, true), now);
+        let recorded = self.store.record(c, Box::new(jobs)).await?;
+        let (conversion, duplicate) = match recorded {
+            Recorded::New(c) => (c, false),
+            Recorded::Duplicate(c) => (c, true),
+        };
+        if !duplicate {
+            if let Some(click) = &click
+                && let Err(e) = self.events.mark_converted(click.id).await
+            {
+                tracing::warn!(error = %e, click = %click.id, "cannot mark the click converted");
+            }
+            self.wake.notify_one();
+            metrics::counter!("clicktrail_conversions_total", "status" => conversion.status.as_str()).increment(1);
+        } else {
+            metrics::counter!("clicktrail_conversions_duplicate_total").increment(1);
+        }
+        Ok(Received { conversion, duplicate })
+    }
+
+    async fn cap_reached(&self, offer: &Offer, affiliate_id: i64, day: DateTime<Utc>, month: DateTime<Utc>) -> Result<Option<String>> {
+        let counted = [ConversionStatus::Approved, ConversionStatus::Pending];
+        let checks: [(&CapLimits, Option<i64>, &str); 2] = [(&offer.spec.caps.offer, None, "offer"), (&offer.spec.caps.per_affiliate, Some(affiliate_id), "affiliate")];
+        for (caps, who, scope) in checks {
+            for (limit, since, period) in [(caps.daily_conversions, day, "daily"), (caps.monthly_conversions, month, "monthly")] {
+                if let Some(limit) = limit
+                    && self.store.count(offer.id, who, since, &counted).await? >= u64::from(limit)
+                {
+                    return Ok(Some(format!("{period} {scope} conversion cap of {limit} reached")));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// A conversion the caller may see.
+    pub async fn get(&self, caller: &Caller, id: i64) -> Result<Conversion> {
+        caller.require(clicktrail_domain::key::Scope::ReadConversions)?;
+        let c = self.store.conversion(id).await?.ok_or_else(|| Error::not_found("conversion", id))?;
+        if self.visible(caller, &c) { Ok(c) } else { Err(Error::not_found("conversion", id)) }
+    }
+
+    /// Whether the caller may see a conversion.
+    pub fn visible(&self, caller: &Caller, c: &Conversion) -> bool {
+        match caller.role() {
+            Role::Admin => true,
+            Role::Affiliate => c.affiliate_id == caller.user.id,
+            Role::Advertiser => self.catalog.snapshot().offers.get(&c.offer_id).is_some_and(|o| o.spec.advertiser_id == Some(caller.user.id)),
+        }
+    }
+
+    /// The ids of an advertiser's offers.
+    pub fn advertiser_offers(&self, advertiser_id: i64) -> Vec<i64> {
+        self.catalog.snapshot().offers.values().filter(|o| o.spec.advertiser_id == Some(advertiser_id)).map(|o| o.id).collect()
+    }
+
+    /// Approves, rejects or moves back to pending (admins, and the offer's advertiser).
+    pub async fn change_status(&self, caller: &Caller, id: i64, to: ConversionStatus, reason: String) -> Result<Conversion> {
+        let mut c = self.get(caller, id).await?;
+        match caller.role() {
+            Role::Admin => caller.require_admin()?,
+            Role::Advertiser => caller.require(clicktrail_domain::key::Scope::ReadConversions)?,
+            Role::Affiliate => return Err(Error::forbidden("Affiliates cannot change conversions.")),
+        }
+        if c.status == to {
+            return Ok(c);
+        }
+        let now = Utc::now();
+        c.history.push(StatusChange { at: now, from: Some(c.status), to, reason: reason.clone(), by_user_id: Some(caller.user.id) });
+        c.status = to;
+        c.reason = reason;
+        c.updated_at = now;
+        let postbacks = self.postbacks_of(c.affiliate_id).await?;
+        let jobs = postback_jobs(&postbacks, &c, &events_for(to, false), now);
+        self.store.change(&c, jobs).await?;
+        self.wake.notify_one();
+        Ok(c)
+    }
+}
+
+/// A wrong status in a request body.
+pub fn parse_status(raw: &str) -> Result<ConversionStatus> {
+    status(raw).map_err(|e| Error { kind: ErrorKind::Invalid, ..e })
+}
