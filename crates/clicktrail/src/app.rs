@@ -67,8 +67,7 @@ impl App {
     /// Opens the store, applies first-start set-up and settings, and takes the listener.
     pub async fn build(settings: Settings, listener: TcpListener) -> anyhow::Result<Self> {
         settings.validate()?;
-        // One TLS provider for the whole process (postbacks to https).
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        crate::install_crypto();
         let store = Arc::new(open_store(&settings)?);
         let config = Config::new(store.clone());
         let bootstrap = bootstrap::run(&config, &settings).await?;
@@ -103,12 +102,21 @@ impl App {
             geoip::spawn_auto_install(settings.data_dir.clone(), tracker.clone());
         }
         let wake = Arc::new(tokio::sync::Notify::new());
-        let conversions = Arc::new(Conversions::new(config.clone(), store.clone(), events, tracker.catalog_arc(), wake.clone()));
+        let conversions =
+            Arc::new(Conversions::new(config.clone(), store.clone(), events, tracker.catalog_arc(), wake.clone()));
         let jobs: Arc<dyn JobQueue> = store;
-        let worker = Arc::new(Deliveries::new(jobs.clone(), config.clone(), settings.postback_allowlist.clone(), wake)?);
+        let worker =
+            Arc::new(Deliveries::new(jobs.clone(), config.clone(), settings.postback_allowlist.clone(), wake)?);
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let deliveries = (stop, tokio::spawn(worker.run(stopped)));
-        let state = AppState { config, settings: Arc::new(settings), metrics: telemetry::metrics_handle(), tracker, conversions, jobs };
+        let state = AppState {
+            config,
+            settings: Arc::new(settings),
+            metrics: telemetry::metrics_handle(),
+            tracker,
+            conversions,
+            jobs,
+        };
         Ok(Self { listener, state, writer, deliveries, bootstrap })
     }
 

@@ -82,7 +82,16 @@ pub async fn run(config: &Config, settings: &Settings) -> anyhow::Result<Bootstr
                 affiliate_group_id: None,
                 timezone: None,
             };
-            let user = config.insert(User { id: 0, role: Role::Admin, spec, postback_secret: None, created_at: now, updated_at: now }).await?;
+            let user = config
+                .insert(User {
+                    id: 0,
+                    role: Role::Admin,
+                    spec,
+                    postback_secret: None,
+                    created_at: now,
+                    updated_at: now,
+                })
+                .await?;
             tracing::info!(user_id = user.id, "created the admin user");
             (user, true)
         }

@@ -28,4 +28,9 @@ pub mod telemetry;
 pub mod track;
 
 pub use app::App;
+
+/// Installs the process's TLS crypto provider (ring) for outbound HTTPS; safe to call twice.
+pub fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
 pub use settings::Settings;

@@ -143,7 +143,14 @@ mod tests {
 
     fn affiliate(status: UserStatus) -> User {
         let spec: UserSpec = serde_json::from_value(json!({"name": "A", "status": status})).unwrap();
-        User { id: 3, role: Role::Affiliate, spec, postback_secret: None, created_at: chrono::Utc::now(), updated_at: chrono::Utc::now() }
+        User {
+            id: 3,
+            role: Role::Affiliate,
+            spec,
+            postback_secret: None,
+            created_at: chrono::Utc::now(),
+            updated_at: chrono::Utc::now(),
+        }
     }
 
     fn click(deep: &str, url_id: Option<u32>) -> Click {

@@ -55,7 +55,11 @@ pub fn is_internal(ip: IpAddr) -> bool {
         }
         IpAddr::V6(v6) => {
             let first = v6.segments()[0];
-            v6.is_loopback() || v6.is_unspecified() || v6.is_multicast() || (first & 0xfe00) == 0xfc00 || (first & 0xffc0) == 0xfe80
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
         }
     }
 }
@@ -85,7 +89,10 @@ impl Resolve for Guard {
             let host = name.as_str().to_owned();
             let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             if let Some(bad) = addrs.iter().find(|a| !guard.permits(a.ip())) {
-                let message = format!("refused: {host} resolves to the internal address {} (see CLICKTRAIL_POSTBACK_ALLOWLIST)", bad.ip());
+                let message = format!(
+                    "refused: {host} resolves to the internal address {} (see CLICKTRAIL_POSTBACK_ALLOWLIST)",
+                    bad.ip()
+                );
                 return Err(message.into());
             }
             Ok(Box::new(addrs.into_iter()) as Addrs)
@@ -95,7 +102,8 @@ impl Resolve for Guard {
 
 /// The signature header value: `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<url>">`.
 pub fn signature(secret: &[u8], unix: i64, url: &str) -> String {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret).unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(secret).unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
     mac.update(format!("{unix}.{url}").as_bytes());
     format!("t={unix},v1={}", hex::encode(mac.finalize().into_bytes()))
 }
@@ -166,7 +174,9 @@ impl Deliveries {
 
     async fn secret(&self, affiliate_id: i64) -> Vec<u8> {
         match self.config.get::<User>(affiliate_id).await {
-            Ok(Some(user)) => crate::manage::users::postback_secret(&self.config, user).await.unwrap_or_default().into_bytes(),
+            Ok(Some(user)) => {
+                crate::manage::users::postback_secret(&self.config, user).await.unwrap_or_default().into_bytes()
+            }
             _ => Vec::new(),
         }
     }
@@ -176,13 +186,23 @@ impl Deliveries {
         let affiliate_id = job.payload["affiliate_id"].as_i64().unwrap_or(0);
         let started = Instant::now();
         let now = Utc::now();
-        let mut attempt = Attempt { job_id: job.id, subject: job.subject.clone(), at: now, url: url.clone(), status: None, latency_ms: 0, outcome: String::new(), detail: String::new() };
+        let mut attempt = Attempt {
+            job_id: job.id,
+            subject: job.subject.clone(),
+            at: now,
+            url: url.clone(),
+            status: None,
+            latency_ms: 0,
+            outcome: String::new(),
+            detail: String::new(),
+        };
         let literal_refused = reqwest::Url::parse(&url)
             .ok()
             .and_then(|u| u.host_str().and_then(|h| h.trim_matches(['[', ']']).parse::<IpAddr>().ok()))
             .is_some_and(|ip| !self.guard.permits(ip));
         let next = if literal_refused {
-            attempt.detail = "refused: the destination is an internal address (see CLICKTRAIL_POSTBACK_ALLOWLIST)".into();
+            attempt.detail =
+                "refused: the destination is an internal address (see CLICKTRAIL_POSTBACK_ALLOWLIST)".into();
             JobNext::Failed
         } else {
             let secret = self.secret(affiliate_id).await;
@@ -239,7 +259,19 @@ mod tests {
 
     #[test]
     fn internal_addresses() {
-        for ip in ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "0.0.0.0", "100.64.0.1", "::1", "fe80::1", "fd00::1", "::ffff:127.0.0.1"] {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "::1",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:127.0.0.1",
+        ] {
             assert!(is_internal(ip.parse().unwrap()), "{ip}");
         }
         for ip in ["8.8.8.8", "203.0.114.1", "2001:4860:4860::8888"] {

@@ -23,6 +23,9 @@ use crate::auth::Caller;
 use crate::error::{Error, ErrorKind, Result};
 use crate::track::catalog::Catalog;
 
+/// Clicks younger than this may still be in the write buffer.
+const RECENT_CLICK_MS: i64 = 10_000;
+
 /// What an advertiser's postback or pixel says.
 #[derive(Debug, Clone, Default)]
 pub struct Inbound {
@@ -110,7 +113,9 @@ fn status(raw: &str) -> Result<ConversionStatus> {
 fn period_starts(now: DateTime<Utc>, tz: chrono_tz::Tz) -> (DateTime<Utc>, DateTime<Utc>) {
     let local = now.with_timezone(&tz).date_naive();
     let start = |d: NaiveDate| {
-        tz.from_local_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default()).earliest().map_or(now, |t| t.with_timezone(&Utc))
+        tz.from_local_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default())
+            .earliest()
+            .map_or(now, |t| t.with_timezone(&Utc))
     };
     let month = NaiveDate::from_ymd_opt(local.year(), local.month(), 1).unwrap_or(local);
     (start(local), start(month))
@@ -132,12 +137,21 @@ fn events_for(status: ConversionStatus, recorded: bool) -> Vec<PostbackEvent> {
 
 /// Jobs delivering the affiliate's postbacks for `events`; for each event an offer-specific
 /// postback replaces the global one.
-pub fn postback_jobs(postbacks: &[Postback], c: &Conversion, events: &[PostbackEvent], now: DateTime<Utc>) -> Vec<NewJob> {
+pub fn postback_jobs(
+    postbacks: &[Postback],
+    c: &Conversion,
+    events: &[PostbackEvent],
+    now: DateTime<Utc>,
+) -> Vec<NewJob> {
     let mut jobs = Vec::new();
     for &event in events {
         let live: Vec<&Postback> = postbacks
             .iter()
-            .filter(|p| p.spec.status == PostbackStatus::Active && p.spec.event == event && p.spec.affiliate_id == Some(c.affiliate_id))
+            .filter(|p| {
+                p.spec.status == PostbackStatus::Active
+                    && p.spec.event == event
+                    && p.spec.affiliate_id == Some(c.affiliate_id)
+            })
             .collect();
         let specific: Vec<&&Postback> = live.iter().filter(|p| p.spec.offer_id == Some(c.offer_id)).collect();
         let chosen: Vec<&Postback> = if specific.is_empty() {
@@ -161,7 +175,13 @@ pub fn postback_jobs(postbacks: &[Postback], c: &Conversion, events: &[PostbackE
 
 impl Conversions {
     /// The engine over its stores; `wake` is notified when postbacks are queued.
-    pub fn new(config: Config, store: Arc<dyn ConversionStore>, events: Arc<dyn EventStore>, catalog: Arc<Catalog>, wake: Arc<tokio::sync::Notify>) -> Self {
+    pub fn new(
+        config: Config,
+        store: Arc<dyn ConversionStore>,
+        events: Arc<dyn EventStore>,
+        catalog: Arc<Catalog>,
+        wake: Arc<tokio::sync::Notify>,
+    ) -> Self {
         Self { config, store, events, catalog, wake }
     }
 
@@ -171,7 +191,8 @@ impl Conversions {
     }
 
     async fn postbacks_of(&self, affiliate_id: i64) -> Result<Vec<Postback>> {
-        let page: Page<Postback> = self.config.list(&Query { owner_id: Some(affiliate_id), ..Query::default() }).await?;
+        let page: Page<Postback> =
+            self.config.list(&Query { owner_id: Some(affiliate_id), ..Query::default() }).await?;
         Ok(page.items)
     }
 
@@ -183,7 +204,7 @@ impl Conversions {
         let (click, coupon) = match (&input.click_id, &input.coupon_code) {
             (Some(raw), _) => {
                 let id = ClickId::parse(raw).map_err(|e| Error::invalid("click_id", e.message))?;
-                let click = self.events.click(id).await?.ok_or_else(|| Error::not_found("click", raw))?;
+                let click = self.find_click(id, now).await?.ok_or_else(|| Error::not_found("click", raw))?;
                 (Some(click), None)
             }
             (None, Some(code)) => {
@@ -196,18 +217,29 @@ impl Conversions {
         let (offer_id, affiliate_id) = match (&click, &coupon) {
             (Some(c), _) => (c.offer_id, c.affiliate_id),
             (None, Some(coupon)) => {
-                let asked = input.offer_id.as_deref().map(|o| o.parse::<i64>().map_err(|_| Error::invalid("offer_id", format!("'{o}' is not an offer id")))).transpose()?;
+                let asked = input
+                    .offer_id
+                    .as_deref()
+                    .map(|o| {
+                        o.parse::<i64>().map_err(|_| Error::invalid("offer_id", format!("'{o}' is not an offer id")))
+                    })
+                    .transpose()?;
                 let offer = match (coupon.spec.offer_id, asked) {
-                    (Some(fixed), Some(asked)) if fixed != asked => return Err(Error::invalid("coupon_code", format!("is not valid for offer {asked}"))),
+                    (Some(fixed), Some(asked)) if fixed != asked => {
+                        return Err(Error::invalid("coupon_code", format!("is not valid for offer {asked}")));
+                    }
                     (Some(fixed), _) => fixed,
                     (None, Some(asked)) => asked,
-                    (None, None) => return Err(Error::invalid("offer_id", "is required with a coupon valid for every offer")),
+                    (None, None) => {
+                        return Err(Error::invalid("offer_id", "is required with a coupon valid for every offer"));
+                    }
                 };
                 (offer, coupon.spec.affiliate_id)
             }
             (None, None) => unreachable!("one of click and coupon is set above"),
         };
-        let offer: Arc<Offer> = snapshot.offers.get(&offer_id).cloned().ok_or_else(|| Error::not_found("offer", offer_id))?;
+        let offer: Arc<Offer> =
+            snapshot.offers.get(&offer_id).cloned().ok_or_else(|| Error::not_found("offer", offer_id))?;
         // Guards that refuse outright.
         if let Some(expected) = &offer.spec.guards.token {
             let given = input.token.as_deref().unwrap_or("");
@@ -231,17 +263,25 @@ impl Conversions {
             None => None,
         };
         let sale = money("amount", &input.amount)?;
-        let overrides = MoneyOverrides { payout: money("payout", &input.payout)?, revenue: money("revenue", &input.revenue)? };
+        let overrides =
+            MoneyOverrides { payout: money("payout", &input.payout)?, revenue: money("revenue", &input.revenue)? };
         let requested = input.status.as_deref().map(status).transpose()?;
-        let currency = input.currency.as_deref().map(|c| Currency::parse(c).map_err(|e| Error::invalid("currency", e.message))).transpose()?;
+        let currency = input
+            .currency
+            .as_deref()
+            .map(|c| Currency::parse(c).map_err(|e| Error::invalid("currency", e.message)))
+            .transpose()?;
         let txid = input.txid.as_deref().map(conversion::parse_txid).transpose()?;
 
         let tz = snapshot.network.timezone.tz();
         let (day_start, month_start) = period_starts(now, tz);
-        let approved_this_month = self.store.count(offer_id, Some(affiliate_id), month_start, &[ConversionStatus::Approved]).await?;
+        let approved_this_month =
+            self.store.count(offer_id, Some(affiliate_id), month_start, &[ConversionStatus::Approved]).await?;
         let (payout, revenue) = conversion::price(&offer, affiliate_id, event, sale, approved_this_month, overrides);
         let (mut status, mut reason) = conversion::initial_status(&offer, click.as_ref().map(|c| c.at), now, requested);
-        if status != ConversionStatus::Rejected && let Some(cap) = self.cap_reached(&offer, affiliate_id, day_start, month_start).await? {
+        if status != ConversionStatus::Rejected
+            && let Some(cap) = self.cap_reached(&offer, affiliate_id, day_start, month_start).await?
+        {
             status = ConversionStatus::Rejected;
             reason = cap;
         }
@@ -259,7 +299,10 @@ impl Conversions {
             sale_amount: sale,
             currency: currency.unwrap_or(offer.spec.currency),
             txid,
-            coupon_code: coupon.as_ref().map(|c| c.spec.code.to_string()).or_else(|| click.as_ref().map(|c| c.params.coupon_code.clone()).filter(|c| !c.is_empty())),
+            coupon_code: coupon
+                .as_ref()
+                .map(|c| c.spec.code.to_string())
+                .or_else(|| click.as_ref().map(|c| c.params.coupon_code.clone()).filter(|c| !c.is_empty())),
             created_at: now,
             updated_at: now,
             click_at: None,
@@ -293,11 +336,39 @@ impl Conversions {
         Ok(Received { conversion, duplicate })
     }
 
-    async fn cap_reached(&self, offer: &Offer, affiliate_id: i64, day: DateTime<Utc>, month: DateTime<Utc>) -> Result<Option<String>> {
+    /// The click, waiting briefly for one made in the last seconds: in the default write mode
+    /// a click is answered before its batch is written, and a fast postback may beat it.
+    async fn find_click(&self, id: ClickId, now: DateTime<Utc>) -> Result<Option<clicktrail_domain::click::Click>> {
+        let age_ms = now.timestamp_millis() - i64::try_from(id.unix_ms()).unwrap_or(i64::MAX);
+        let recent = (-5_000..RECENT_CLICK_MS).contains(&age_ms);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        loop {
+            if let Some(click) = self.events.click(id).await? {
+                return Ok(Some(click));
+            }
+            if !recent || std::time::Instant::now() >= deadline {
+                return Ok(None);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
+    async fn cap_reached(
+        &self,
+        offer: &Offer,
+        affiliate_id: i64,
+        day: DateTime<Utc>,
+        month: DateTime<Utc>,
+    ) -> Result<Option<String>> {
         let counted = [ConversionStatus::Approved, ConversionStatus::Pending];
-        let checks: [(&CapLimits, Option<i64>, &str); 2] = [(&offer.spec.caps.offer, None, "offer"), (&offer.spec.caps.per_affiliate, Some(affiliate_id), "affiliate")];
+        let checks: [(&CapLimits, Option<i64>, &str); 2] = [
+            (&offer.spec.caps.offer, None, "offer"),
+            (&offer.spec.caps.per_affiliate, Some(affiliate_id), "affiliate"),
+        ];
         for (caps, who, scope) in checks {
-            for (limit, since, period) in [(caps.daily_conversions, day, "daily"), (caps.monthly_conversions, month, "monthly")] {
+            for (limit, since, period) in
+                [(caps.daily_conversions, day, "daily"), (caps.monthly_conversions, month, "monthly")]
+            {
                 if let Some(limit) = limit
                     && self.store.count(offer.id, who, since, &counted).await? >= u64::from(limit)
                 {
@@ -320,17 +391,34 @@ impl Conversions {
         match caller.role() {
             Role::Admin => true,
             Role::Affiliate => c.affiliate_id == caller.user.id,
-            Role::Advertiser => self.catalog.snapshot().offers.get(&c.offer_id).is_some_and(|o| o.spec.advertiser_id == Some(caller.user.id)),
+            Role::Advertiser => self
+                .catalog
+                .snapshot()
+                .offers
+                .get(&c.offer_id)
+                .is_some_and(|o| o.spec.advertiser_id == Some(caller.user.id)),
         }
     }
 
     /// The ids of an advertiser's offers.
     pub fn advertiser_offers(&self, advertiser_id: i64) -> Vec<i64> {
-        self.catalog.snapshot().offers.values().filter(|o| o.spec.advertiser_id == Some(advertiser_id)).map(|o| o.id).collect()
+        self.catalog
+            .snapshot()
+            .offers
+            .values()
+            .filter(|o| o.spec.advertiser_id == Some(advertiser_id))
+            .map(|o| o.id)
+            .collect()
     }
 
     /// Approves, rejects or moves back to pending (admins, and the offer's advertiser).
-    pub async fn change_status(&self, caller: &Caller, id: i64, to: ConversionStatus, reason: String) -> Result<Conversion> {
+    pub async fn change_status(
+        &self,
+        caller: &Caller,
+        id: i64,
+        to: ConversionStatus,
+        reason: String,
+    ) -> Result<Conversion> {
         let mut c = self.get(caller, id).await?;
         match caller.role() {
             Role::Admin => caller.require_admin()?,
@@ -341,7 +429,13 @@ impl Conversions {
             return Ok(c);
         }
         let now = Utc::now();
-        c.history.push(StatusChange { at: now, from: Some(c.status), to, reason: reason.clone(), by_user_id: Some(caller.user.id) });
+        c.history.push(StatusChange {
+            at: now,
+            from: Some(c.status),
+            to,
+            reason: reason.clone(),
+            by_user_id: Some(caller.user.id),
+        });
         c.status = to;
         c.reason = reason;
         c.updated_at = now;

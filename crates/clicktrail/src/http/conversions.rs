@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, RawQuery, State};
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, COOKIE};
 use axum::http::HeaderMap;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, COOKIE};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -53,7 +53,12 @@ async fn receive(state: &AppState, input: Inbound, ip: std::net::IpAddr) -> Resu
     })))
 }
 
-async fn postback_get(State(state): State<AppState>, ConnectInfo(peer): ConnectInfo<SocketAddr>, headers: HeaderMap, RawQuery(raw): RawQuery) -> Result<Json<serde_json::Value>, ApiError> {
+async fn postback_get(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let input = Inbound::from_pairs(&pairs(raw.unwrap_or_default().as_bytes()));
     receive(&state, input, source_ip(&state, peer, &headers)).await
 }
@@ -66,9 +71,11 @@ async fn postback_post(
     body: Bytes,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let mut all = pairs(raw.unwrap_or_default().as_bytes());
-    let json_body = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|t| t.starts_with("application/json"));
+    let json_body =
+        headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|t| t.starts_with("application/json"));
     if json_body {
-        let value: serde_json::Value = serde_json::from_slice(&body).map_err(|e| Error::invalid("body", format!("is not valid JSON ({e})")))?;
+        let value: serde_json::Value =
+            serde_json::from_slice(&body).map_err(|e| Error::invalid("body", format!("is not valid JSON ({e})")))?;
         let map = value.as_object().ok_or_else(|| Error::invalid("body", "must be a JSON object"))?;
         for (k, v) in map {
             let text = match v {
@@ -85,7 +92,12 @@ async fn postback_post(
 }
 
 /// The conversion pixel: the click id comes from the cookie set at click time.
-async fn pixel(State(state): State<AppState>, ConnectInfo(peer): ConnectInfo<SocketAddr>, headers: HeaderMap, RawQuery(raw): RawQuery) -> Response {
+async fn pixel(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
     let mut params = pairs(raw.unwrap_or_default().as_bytes());
     let offer = params.iter().find(|(k, _)| k == "offer_id").map(|(_, v)| v.clone()).unwrap_or_default();
     let cookie_name = format!("ct_{offer}");
@@ -101,7 +113,9 @@ async fn pixel(State(state): State<AppState>, ConnectInfo(peer): ConnectInfo<Soc
         Some(id) => {
             params.retain(|(k, _)| k != "click_id" && k != "transaction_id");
             params.push(("click_id".into(), id));
-            if let Err(e) = state.conversions.receive(Inbound::from_pairs(&params), source_ip(&state, peer, &headers)).await {
+            if let Err(e) =
+                state.conversions.receive(Inbound::from_pairs(&params), source_ip(&state, peer, &headers)).await
+            {
                 tracing::info!(error = %e.message, offer = %offer, "conversion pixel not recorded");
             }
         }
@@ -141,7 +155,10 @@ pub struct Deliveries {
 fn date(params: &Params, name: &str) -> Result<Option<NaiveDate>, Error> {
     params
         .get(name)
-        .map(|v| NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| Error::invalid(name, format!("'{v}' is not a date (YYYY-MM-DD)"))))
+        .map(|v| {
+            NaiveDate::parse_from_str(v, "%Y-%m-%d")
+                .map_err(|_| Error::invalid(name, format!("'{v}' is not a date (YYYY-MM-DD)")))
+        })
         .transpose()
 }
 
@@ -153,7 +170,11 @@ fn date(params: &Params, name: &str) -> Result<Option<NaiveDate>, Error> {
         ("date_from" = Option<String>, Query, description = "First day (UTC), YYYY-MM-DD"),
         ("date_to" = Option<String>, Query, description = "Last day (UTC), inclusive")),
     responses((status = 200, description = "A page", body = ConversionList)))]
-pub async fn list(State(state): State<AppState>, caller: NativeCaller, params: Params) -> Result<Json<ConversionList>, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    caller: NativeCaller,
+    params: Params,
+) -> Result<Json<ConversionList>, ApiError> {
     caller.require(Scope::ReadConversions)?;
     let request = params.list_request(&["approved", "pending", "rejected"])?;
     let mut q = ConversionQuery {
@@ -161,7 +182,8 @@ pub async fn list(State(state): State<AppState>, caller: NativeCaller, params: P
         affiliate_id: params.id("affiliate_id")?,
         status: request.query.statuses.first().map(|s| parse_status(s)).transpose()?,
         from: date(&params, "date_from")?.map(|d| Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default())),
-        to: date(&params, "date_to")?.map(|d| Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default()) + chrono::Duration::days(1)),
+        to: date(&params, "date_to")?
+            .map(|d| Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default()) + chrono::Duration::days(1)),
         offset: (request.page - 1) * request.per_page,
         limit: Some(request.per_page),
         ..ConversionQuery::default()
@@ -177,20 +199,32 @@ pub async fn list(State(state): State<AppState>, caller: NativeCaller, params: P
         Role::Advertiser => q.offer_ids = Some(state.conversions.advertiser_offers(caller.user.id)),
     }
     let page = state.conversions.store().conversions(&q).await?;
-    Ok(Json(ConversionList { data: page.items, meta: ListMeta { total: page.total, page: request.page, per_page: request.per_page } }))
+    Ok(Json(ConversionList {
+        data: page.items,
+        meta: ListMeta { total: page.total, page: request.page, per_page: request.per_page },
+    }))
 }
 
 /// One conversion.
 #[utoipa::path(get, path = "/api/conversions/{id}", tag = "conversions", params(("id" = i64, Path, description = "Conversion id")),
     responses((status = 200, description = "The conversion", body = Conversion)))]
-pub async fn get_one(State(state): State<AppState>, caller: NativeCaller, Path(id): Path<String>) -> Result<Json<Conversion>, ApiError> {
+pub async fn get_one(
+    State(state): State<AppState>,
+    caller: NativeCaller,
+    Path(id): Path<String>,
+) -> Result<Json<Conversion>, ApiError> {
     Ok(Json(state.conversions.get(&caller, path_id(&id, "conversion")?).await?))
 }
 
 /// Approve, reject, or move back to pending (admins and the offer's advertiser).
 #[utoipa::path(patch, path = "/api/conversions/{id}", tag = "conversions", params(("id" = i64, Path, description = "Conversion id")),
     request_body = StatusPatch, responses((status = 200, description = "The conversion", body = Conversion)))]
-pub async fn update(State(state): State<AppState>, caller: NativeCaller, Path(id): Path<String>, JsonBody(body): JsonBody) -> Result<Json<Conversion>, ApiError> {
+pub async fn update(
+    State(state): State<AppState>,
+    caller: NativeCaller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> Result<Json<Conversion>, ApiError> {
     let id = path_id(&id, "conversion")?;
     let patch: StatusPatch = crate::manage::parse_spec(body)?;
     let to = parse_status(&patch.status)?;
@@ -204,7 +238,11 @@ pub async fn update(State(state): State<AppState>, caller: NativeCaller, Path(id
 /// Every delivery attempt of the conversion's affiliate postbacks.
 #[utoipa::path(get, path = "/api/conversions/{id}/deliveries", tag = "conversions", params(("id" = i64, Path, description = "Conversion id")),
     responses((status = 200, description = "Attempts", body = Deliveries)))]
-pub async fn deliveries(State(state): State<AppState>, caller: NativeCaller, Path(id): Path<String>) -> Result<Json<Deliveries>, ApiError> {
+pub async fn deliveries(
+    State(state): State<AppState>,
+    caller: NativeCaller,
+    Path(id): Path<String>,
+) -> Result<Json<Deliveries>, ApiError> {
     let c = state.conversions.get(&caller, path_id(&id, "conversion")?).await?;
     if caller.role() == Role::Advertiser {
         return Err(Error::forbidden("Postback deliveries go to affiliates; advertisers cannot read them.").into());

@@ -4,13 +4,13 @@
 //! `{"error":{"code","message","status"}}`.
 
 use axum::Json;
+use axum::Router;
+use axum::extract::FromRequestParts;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::extract::FromRequestParts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
-use axum::Router;
 use chrono::SecondsFormat;
 use clicktrail_domain::postback::Postback;
 use serde_json::{Value, json};
@@ -30,9 +30,14 @@ impl FromRequestParts<AppState> for BearerCaller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let header = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or("");
-        let token = header.strip_prefix("Bearer ").or_else(|| header.strip_prefix("bearer ")).map(str::trim).unwrap_or("");
+        let token =
+            header.strip_prefix("Bearer ").or_else(|| header.strip_prefix("bearer ")).map(str::trim).unwrap_or("");
         if token.is_empty() {
-            return Err(Error::new(ErrorKind::Unauthenticated, "Missing API key: send 'Authorization: Bearer <API key>'.").into());
+            return Err(Error::new(
+                ErrorKind::Unauthenticated,
+                "Missing API key: send 'Authorization: Bearer <API key>'.",
+            )
+            .into());
         }
         Ok(Self(auth::authenticate(&state.config, token).await?))
     }
@@ -65,7 +70,11 @@ fn view(p: &Postback) -> Value {
     })
 }
 
-async fn create(State(state): State<AppState>, BearerCaller(caller): BearerCaller, JsonBody(body): JsonBody) -> Result<Response, ApiError> {
+async fn create(
+    State(state): State<AppState>,
+    BearerCaller(caller): BearerCaller,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
     let mut body = manage::postbacks::expand_preset(body)?;
     if let Some(map) = body.as_object_mut()
         && let Some(offer) = map.get("offer_id").cloned()
@@ -82,16 +91,27 @@ async fn create(State(state): State<AppState>, BearerCaller(caller): BearerCalle
     Ok((StatusCode::CREATED, Json(answer)).into_response())
 }
 
-async fn list(State(state): State<AppState>, BearerCaller(caller): BearerCaller, params: Params) -> Result<Json<Value>, ApiError> {
+async fn list(
+    State(state): State<AppState>,
+    BearerCaller(caller): BearerCaller,
+    params: Params,
+) -> Result<Json<Value>, ApiError> {
     let page = params.positive("page")?.unwrap_or(1);
     let per_page = params.positive("per_page")?.unwrap_or(25).min(100);
     let request = ListRequest { page, per_page, ..ListRequest::default() };
     let (items, meta) = manage::list::<Postback>(&state.config, &caller, request).await?;
-    Ok(Json(json!({"data": items.iter().map(view).collect::<Vec<_>>(), "meta": {"total": meta.total, "page": meta.page, "per_page": meta.per_page}})))
+    Ok(Json(
+        json!({"data": items.iter().map(view).collect::<Vec<_>>(), "meta": {"total": meta.total, "page": meta.page, "per_page": meta.per_page}}),
+    ))
 }
 
-async fn remove(State(state): State<AppState>, BearerCaller(caller): BearerCaller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
-    let numeric = id.strip_prefix("pb_").unwrap_or(&id).parse::<i64>().map_err(|_| Error::not_found("postback", &id))?;
+async fn remove(
+    State(state): State<AppState>,
+    BearerCaller(caller): BearerCaller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let numeric =
+        id.strip_prefix("pb_").unwrap_or(&id).parse::<i64>().map_err(|_| Error::not_found("postback", &id))?;
     manage::delete::<Postback>(&state.config, &caller, numeric).await?;
     state.configuration_changed().await;
     Ok(StatusCode::NO_CONTENT)

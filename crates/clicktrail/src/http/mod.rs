@@ -52,7 +52,10 @@ impl utoipa::Modify for SecurityAddon {
 
 /// Builds the whole router.
 pub fn router(state: AppState) -> Router {
-    let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(native::routes()).merge(conversions::routes()).split_for_parts();
+    let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(native::routes())
+        .merge(conversions::routes())
+        .split_for_parts();
     let openapi = std::sync::Arc::new(openapi);
     // Tracking routes count their own outcomes; the per-request layers are for the APIs.
     let apis = Router::new()

@@ -74,7 +74,10 @@ pub fn expand_preset(mut body: serde_json::Value) -> Result<serde_json::Value> {
     let Some(preset) = map.remove("preset") else { return Ok(body) };
     let preset: clicktrail_domain::postback::Preset = serde_json::from_value(preset)
         .map_err(|_| Error::invalid("preset", "must be one of voluum, binom, redtrack, bemob, keitaro"))?;
-    let domain = map.remove("domain").and_then(|d| d.as_str().map(str::to_owned)).ok_or_else(|| Error::invalid("domain", "is required with a preset (your tracker's host name)"))?;
+    let domain = map
+        .remove("domain")
+        .and_then(|d| d.as_str().map(str::to_owned))
+        .ok_or_else(|| Error::invalid("domain", "is required with a preset (your tracker's host name)"))?;
     let host_ok = !domain.is_empty()
         && domain.len() <= 253
         && domain.contains('.')

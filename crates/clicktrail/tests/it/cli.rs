@@ -96,6 +96,7 @@ mod http {
     use serde_json::Value;
 
     pub fn blocking_get(url: &str, key: &str) -> (u16, Value) {
+        clicktrail::install_crypto();
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
         runtime.block_on(async {
             let r = ::reqwest::Client::new().get(url).bearer_auth(key).send().await.expect("request");

@@ -59,6 +59,7 @@ async fn load_then_stop(mode: &str, signal: &str, stop_after: usize) -> (tempfil
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let mut child = start(dir.path(), port, mode);
+    clicktrail::install_crypto();
     let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
     wait_ready(&client, &base).await;
     let aff = create(&client, &base, "/api/affiliates", json!({"name": "Load"})).await;

@@ -56,7 +56,11 @@ impl TestApp {
 
     /// Starts a server after `tweak` adjusts its settings.
     pub async fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
+        Self::spawn_in(tempfile::tempdir().expect("temp dir"), tweak).await
+    }
+
+    /// Starts a server on an existing data directory (a restart).
+    pub async fn spawn_in(dir: tempfile::TempDir, tweak: impl FnOnce(&mut Settings)) -> Self {
         let mut settings = Settings::default();
         settings.data_dir = dir.path().to_path_buf();
         settings.admin_key = Some(clicktrail::settings::Secret::new(ADMIN_KEY));
@@ -148,14 +152,16 @@ impl TestApp {
         reply.body["meta"]["total"].as_u64().expect("total")
     }
 
-    /// Stops the server gracefully and waits for it.
-    pub async fn stop(mut self) {
+    /// Stops the server gracefully and waits for it; returns the data directory.
+    pub async fn stop(mut self) -> tempfile::TempDir {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
         if let Some(server) = self.server.take() {
             server.await.expect("server task").expect("server ends cleanly");
         }
+        let placeholder = tempfile::tempdir().expect("temp dir");
+        std::mem::replace(&mut self.dir, placeholder)
     }
 }
 

@@ -7,8 +7,10 @@
 mod authz;
 mod cli;
 mod clicks;
+mod conversions;
 mod durability;
 mod helpers;
 mod ops;
+mod receiver;
 mod resources;
 mod validation;
