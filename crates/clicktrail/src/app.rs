@@ -105,8 +105,13 @@ impl App {
         let conversions =
             Arc::new(Conversions::new(config.clone(), store.clone(), events, tracker.catalog_arc(), wake.clone()));
         let jobs: Arc<dyn JobQueue> = store;
-        let worker =
-            Arc::new(Deliveries::new(jobs.clone(), config.clone(), settings.postback_allowlist.clone(), wake)?);
+        let worker = Arc::new(Deliveries::new(
+            jobs.clone(),
+            config.clone(),
+            tracker.catalog_arc(),
+            settings.postback_allowlist.clone(),
+            wake,
+        )?);
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let deliveries = (stop, tokio::spawn(worker.run(stopped)));
         let state = AppState {

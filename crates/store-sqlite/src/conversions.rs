@@ -69,13 +69,14 @@ impl ConversionStore for SqliteStore {
             {
                 return Ok(Recorded::Duplicate(first));
             }
+            // The document is stored without its id (the row has it), so one insert does.
+            conversion.id = 0;
             tx.execute(
-                "INSERT INTO conversions (offer_id, affiliate_id, status, created_at, txid, doc) VALUES (?1, ?2, ?3, ?4, ?5, '{}')",
-                params![conversion.offer_id, conversion.affiliate_id, conversion.status.as_str(), ms(conversion.created_at), conversion.txid],
+                "INSERT INTO conversions (offer_id, affiliate_id, status, created_at, txid, doc) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![conversion.offer_id, conversion.affiliate_id, conversion.status.as_str(), ms(conversion.created_at), conversion.txid, to_doc(&conversion)?],
             )
             .map_err(backend)?;
             conversion.id = tx.last_insert_rowid();
-            tx.execute("UPDATE conversions SET doc = ?1 WHERE id = ?2", params![to_doc(&conversion)?, conversion.id]).map_err(backend)?;
             insert_jobs(&tx, &jobs(&conversion))?;
             tx.commit().map_err(backend)?;
             Ok(Recorded::New(conversion))

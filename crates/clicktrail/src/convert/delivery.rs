@@ -118,6 +118,7 @@ pub fn backoff(attempts: u32) -> chrono::Duration {
 /// The delivery worker.
 pub struct Deliveries {
     jobs: Arc<dyn JobQueue>,
+    catalog: Arc<crate::track::catalog::Catalog>,
     config: Config,
     client: reqwest::Client,
     guard: Guard,
@@ -126,7 +127,13 @@ pub struct Deliveries {
 
 impl Deliveries {
     /// A worker over the outbox; `wake` is notified when jobs are queued.
-    pub fn new(jobs: Arc<dyn JobQueue>, config: Config, allow: Vec<IpNet>, wake: Arc<Notify>) -> anyhow::Result<Self> {
+    pub fn new(
+        jobs: Arc<dyn JobQueue>,
+        config: Config,
+        catalog: Arc<crate::track::catalog::Catalog>,
+        allow: Vec<IpNet>,
+        wake: Arc<Notify>,
+    ) -> anyhow::Result<Self> {
         let guard = Guard::new(allow);
         let client = reqwest::Client::builder()
             .timeout(TIMEOUT)
@@ -134,27 +141,39 @@ impl Deliveries {
             .dns_resolver(Arc::new(guard.clone()))
             .user_agent(concat!("Clicktrail-Postback/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(Self { jobs, config, client, guard, wake })
+        Ok(Self { jobs, catalog, config, client, guard, wake })
     }
 
     /// Runs until `stop` resolves; leases of jobs in flight expire, so nothing is lost.
+    ///
+    /// Up to `CONCURRENCY` deliveries are in flight; the worker claims more as soon as a slot
+    /// frees or a conversion queues a job, so a new postback never waits behind a slow one.
     pub async fn run(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let slots = Arc::new(tokio::sync::Semaphore::new(CONCURRENCY));
         loop {
-            let claimed = match self.jobs.claim(KIND, Utc::now(), CONCURRENCY, LEASE).await {
-                Ok(jobs) => jobs,
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot claim postback jobs");
-                    Vec::new()
+            let free = slots.available_permits();
+            let claimed = if free == 0 {
+                Vec::new()
+            } else {
+                match self.jobs.claim(KIND, Utc::now(), free, LEASE).await {
+                    Ok(jobs) => jobs,
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot claim postback jobs");
+                        Vec::new()
+                    }
                 }
             };
-            let busy = !claimed.is_empty();
-            let mut set = tokio::task::JoinSet::new();
+            let full_batch = free > 0 && claimed.len() == free;
             for job in claimed {
+                let Ok(slot) = slots.clone().try_acquire_owned() else { break };
                 let me = self.clone();
-                set.spawn(async move { me.deliver(job).await });
+                tokio::spawn(async move {
+                    me.deliver(job).await;
+                    drop(slot);
+                    me.wake.notify_one();
+                });
             }
-            while set.join_next().await.is_some() {}
-            if busy {
+            if full_batch && slots.available_permits() > 0 {
                 continue;
             }
             let wait = match self.jobs.next_due(KIND).await {
@@ -173,6 +192,10 @@ impl Deliveries {
     }
 
     async fn secret(&self, affiliate_id: i64) -> Vec<u8> {
+        let known = self.catalog.snapshot().affiliates.get(&affiliate_id).and_then(|a| a.postback_secret.clone());
+        if let Some(secret) = known {
+            return secret.into_bytes();
+        }
         match self.config.get::<User>(affiliate_id).await {
             Ok(Some(user)) => {
                 crate::manage::users::postback_secret(&self.config, user).await.unwrap_or_default().into_bytes()

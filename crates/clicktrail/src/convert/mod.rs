@@ -15,7 +15,7 @@ use clicktrail_domain::money::{Currency, Money};
 use clicktrail_domain::offer::{CapLimits, ConversionStatus, Offer};
 use clicktrail_domain::postback::{self, Postback, PostbackEvent, PostbackStatus};
 use clicktrail_domain::user::Role;
-use clicktrail_store::{Config, ConversionStore, EventStore, NewJob, Page, Query, Recorded};
+use clicktrail_store::{Config, ConversionStore, EventStore, NewJob, Recorded};
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
@@ -138,7 +138,7 @@ fn events_for(status: ConversionStatus, recorded: bool) -> Vec<PostbackEvent> {
 /// Jobs delivering the affiliate's postbacks for `events`; for each event an offer-specific
 /// postback replaces the global one.
 pub fn postback_jobs(
-    postbacks: &[Postback],
+    postbacks: &[Arc<Postback>],
     c: &Conversion,
     events: &[PostbackEvent],
     now: DateTime<Utc>,
@@ -147,6 +147,7 @@ pub fn postback_jobs(
     for &event in events {
         let live: Vec<&Postback> = postbacks
             .iter()
+            .map(Arc::as_ref)
             .filter(|p| {
                 p.spec.status == PostbackStatus::Active
                     && p.spec.event == event
@@ -190,10 +191,9 @@ impl Conversions {
         &self.store
     }
 
-    async fn postbacks_of(&self, affiliate_id: i64) -> Result<Vec<Postback>> {
-        let page: Page<Postback> =
-            self.config.list(&Query { owner_id: Some(affiliate_id), ..Query::default() }).await?;
-        Ok(page.items)
+    /// The affiliate's postback configurations, from the in-memory catalog.
+    fn postbacks_of(&self, affiliate_id: i64) -> Vec<Arc<Postback>> {
+        self.catalog.snapshot().postbacks.get(&affiliate_id).cloned().unwrap_or_default()
     }
 
     /// Records an advertiser's conversion.
@@ -275,8 +275,12 @@ impl Conversions {
 
         let tz = snapshot.network.timezone.tz();
         let (day_start, month_start) = period_starts(now, tz);
-        let approved_this_month =
-            self.store.count(offer_id, Some(affiliate_id), month_start, &[ConversionStatus::Approved]).await?;
+        // Only tiers need this month's count.
+        let approved_this_month = if offer.spec.tiers.is_empty() {
+            0
+        } else {
+            self.store.count(offer_id, Some(affiliate_id), month_start, &[ConversionStatus::Approved]).await?
+        };
         let (payout, revenue) = conversion::price(&offer, affiliate_id, event, sale, approved_this_month, overrides);
         let (mut status, mut reason) = conversion::initial_status(&offer, click.as_ref().map(|c| c.at), now, requested);
         if status != ConversionStatus::Rejected
@@ -315,7 +319,7 @@ impl Conversions {
         if let Some(click) = &click {
             conversion::copy_click(&mut c, click);
         }
-        let postbacks = self.postbacks_of(affiliate_id).await?;
+        let postbacks = self.postbacks_of(affiliate_id);
         let jobs = move |c: &Conversion| postback_jobs(&postbacks, c, &events_for(c.status, true), now);
         let recorded = self.store.record(c, Box::new(jobs)).await?;
         let (conversion, duplicate) = match recorded {
@@ -439,7 +443,7 @@ impl Conversions {
         c.status = to;
         c.reason = reason;
         c.updated_at = now;
-        let postbacks = self.postbacks_of(c.affiliate_id).await?;
+        let postbacks = self.postbacks_of(c.affiliate_id);
         let jobs = postback_jobs(&postbacks, &c, &events_for(to, false), now);
         self.store.change(&c, jobs).await?;
         self.wake.notify_one();

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use clicktrail_domain::network::NetworkSettings;
 use clicktrail_domain::offer::Offer;
+use clicktrail_domain::postback::Postback;
 use clicktrail_domain::text::Name;
 use clicktrail_domain::user::{Role, User};
 use clicktrail_store::{Config, Page, Query, StoreError};
@@ -21,6 +22,8 @@ pub struct Snapshot {
     pub offers: HashMap<i64, Arc<Offer>>,
     /// Affiliates by id.
     pub affiliates: HashMap<i64, Arc<User>>,
+    /// Active and inactive postback configurations by affiliate.
+    pub postbacks: HashMap<i64, Vec<Arc<Postback>>>,
     /// The network.
     pub network: NetworkSettings,
 }
@@ -28,7 +31,12 @@ pub struct Snapshot {
 impl Snapshot {
     fn empty() -> Self {
         let name = Name::parse("Clicktrail").unwrap_or_else(|_| unreachable!("a literal name parses"));
-        Self { offers: HashMap::new(), affiliates: HashMap::new(), network: NetworkSettings::new(name) }
+        Self {
+            offers: HashMap::new(),
+            affiliates: HashMap::new(),
+            postbacks: HashMap::new(),
+            network: NetworkSettings::new(name),
+        }
     }
 }
 
@@ -57,9 +65,17 @@ impl Catalog {
         let affiliates: Page<User> =
             self.config.list(&Query { role: Some(Role::Affiliate.as_str().into()), ..Query::default() }).await?;
         let network = self.config.network().await?.unwrap_or_else(|| Snapshot::empty().network);
+        let all_postbacks: Page<Postback> = self.config.list(&Query::default()).await?;
+        let mut postbacks: HashMap<i64, Vec<Arc<Postback>>> = HashMap::new();
+        for p in all_postbacks.items {
+            if let Some(affiliate) = p.spec.affiliate_id {
+                postbacks.entry(affiliate).or_default().push(Arc::new(p));
+            }
+        }
         let snapshot = Arc::new(Snapshot {
             offers: offers.items.into_iter().map(|o| (o.id, Arc::new(o))).collect(),
             affiliates: affiliates.items.into_iter().map(|u| (u.id, Arc::new(u))).collect(),
+            postbacks,
             network,
         });
         self.current.store(snapshot.clone());
