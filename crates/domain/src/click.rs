@@ -332,6 +332,10 @@ pub struct Impression {
     pub geo: Geo,
     /// Whether the offer or affiliate was unknown or inactive (not counted).
     pub rejection: Option<Rejection>,
+    /// Payout for this impression (a thousandth of a cpm payout; zero otherwise).
+    pub payout: rust_decimal::Decimal,
+    /// Revenue for this impression (a thousandth of a cpm revenue; zero otherwise).
+    pub revenue: rust_decimal::Decimal,
 }
 
 /// The primary language of an `Accept-Language` header (`fr-CA,fr;q=0.9` → `fr`).

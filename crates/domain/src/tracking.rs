@@ -117,6 +117,23 @@ pub fn click_money(offer: &Offer, affiliate_id: i64, click: &Click) -> (Money, M
     (payout, revenue)
 }
 
+/// Payout and revenue one counted impression earns: a thousandth of the cpm amounts (exact:
+/// at most seven decimals).
+pub fn impression_money(offer: &Offer, affiliate_id: i64) -> (rust_decimal::Decimal, rust_decimal::Decimal) {
+    let per_mille = |m: Money| m.amount() / rust_decimal::Decimal::from(1000);
+    let payout = if offer.spec.payout_type == PayoutType::Cpm {
+        per_mille(offer.spec.payout_for(affiliate_id))
+    } else {
+        rust_decimal::Decimal::ZERO
+    };
+    let revenue = if offer.spec.revenue_type() == PayoutType::Cpm {
+        per_mille(offer.spec.revenue)
+    } else {
+        rust_decimal::Decimal::ZERO
+    };
+    (payout, revenue)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,6 +241,14 @@ mod tests {
         assert!(allowed_deep_link(&w, "https://brand.example/p").is_some());
         assert!(allowed_deep_link(&w, "https://evilbrand.example/p").is_none());
         assert!(allowed_deep_link(&w, "https://brand.example.evil.example/").is_none());
+    }
+
+    #[test]
+    fn cpm_money_per_impression() {
+        let o = offer(json!({"payout_type": "cpm", "payout": 1.2345, "revenue_type": "cpm", "revenue": 2}));
+        let (p, r) = impression_money(&o, 3);
+        assert_eq!((p.to_string(), r.to_string()), ("0.0012345".to_owned(), "0.002".to_owned()));
+        assert_eq!(impression_money(&offer(json!({})), 3), (rust_decimal::Decimal::ZERO, rust_decimal::Decimal::ZERO));
     }
 
     #[test]

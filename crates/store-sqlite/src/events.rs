@@ -23,11 +23,16 @@ use crate::{backend, configure};
 /// Name of the events database file inside the data directory.
 pub const EVENTS_FILE: &str = "events.db";
 
-/// Money is stored as whole 1/10000ths (four decimals, the most `Money` keeps).
-const MONEY_SCALE: u32 = 4;
+/// Money is stored as whole 10^-8ths: exact for amounts (at most four decimals) and for the
+/// thousandth of a cpm amount an impression earns (at most seven).
+const MONEY_SCALE: u32 = 8;
 
 fn to_units(m: Money) -> i64 {
-    (m.amount() * Decimal::from(10_i64.pow(MONEY_SCALE))).trunc().to_i64().unwrap_or(0)
+    decimal_units(m.amount())
+}
+
+fn decimal_units(d: Decimal) -> i64 {
+    (d * Decimal::from(10_i64.pow(MONEY_SCALE))).trunc().to_i64().unwrap_or(0)
 }
 
 fn from_units(units: i64) -> Decimal {
@@ -200,9 +205,10 @@ fn rollups_of(batch: &EventBatch) -> HashMap<RollupKey, RollupSums> {
         s.revenue += to_units(c.revenue);
     }
     for i in batch.impressions.iter().filter(|i| i.rejection.is_none()) {
-        sums.entry(rollup_key(i.at, i.offer_id, i.affiliate_id, &i.params, &i.geo, &i.device))
-            .or_default()
-            .impressions += 1;
+        let s = sums.entry(rollup_key(i.at, i.offer_id, i.affiliate_id, &i.params, &i.geo, &i.device)).or_default();
+        s.impressions += 1;
+        s.payout += decimal_units(i.payout);
+        s.revenue += decimal_units(i.revenue);
     }
     sums
 }
@@ -353,8 +359,8 @@ fn append_batch(conn: &mut Connection, batch: &EventBatch) -> Result<(), StoreEr
         let mut stmt = tx
             .prepare_cached(
                 "INSERT INTO impressions (ts, offer_id, affiliate_id, error_code, creative_id, source_id, sub1, sub2,
-                 sub3, sub4, sub5, ip, country, device_type, os)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                 sub3, sub4, sub5, ip, country, device_type, os, payout, revenue)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
             )
             .map_err(backend)?;
         for i in &batch.impressions {
@@ -375,6 +381,8 @@ fn append_batch(conn: &mut Connection, batch: &EventBatch) -> Result<(), StoreEr
                 i.geo.country.map(|c| c.as_str().to_owned()).unwrap_or_default(),
                 i.device.device_type.map_or("", DeviceType::as_str),
                 i.device.os.map_or("", OsFamily::as_str),
+                decimal_units(i.payout),
+                decimal_units(i.revenue),
             ])
             .map_err(backend)?;
         }
@@ -473,7 +481,7 @@ impl EventStore for SqliteEvents {
             let mut stmt = conn
                 .prepare_cached(
                     "SELECT ts, offer_id, affiliate_id, error_code, creative_id, source_id, sub1, sub2, sub3, sub4, sub5,
-                        ip, country, device_type, os
+                        ip, country, device_type, os, payout, revenue
                      FROM impressions WHERE ts >= ?1 AND ts < ?2 ORDER BY ts LIMIT ?3",
                 )
                 .map_err(backend)?;
@@ -497,6 +505,8 @@ impl EventStore for SqliteEvents {
                         ip: ip.parse().unwrap_or(std::net::IpAddr::from([0, 0, 0, 0])),
                         device: Device { device_type: DeviceType::parse(&device_type), os: OsFamily::parse(&os), ..Device::default() },
                         geo: Geo { country: CountryCode::parse(&country).ok(), ..Geo::default() },
+                        payout: from_units(r.get(15)?),
+                        revenue: from_units(r.get(16)?),
                     })
                 })
                 .map_err(backend)?;

@@ -80,7 +80,18 @@ pub fn sample_click(at: DateTime<Utc>, n: u8, offer_id: i64, affiliate_id: i64) 
 
 fn impression(at: DateTime<Utc>, offer_id: i64, affiliate_id: i64) -> Impression {
     let c = sample_click(at, 0, offer_id, affiliate_id);
-    Impression { at, offer_id, affiliate_id, params: c.params, ip: c.ip, device: c.device, geo: c.geo, rejection: None }
+    Impression {
+        at,
+        offer_id,
+        affiliate_id,
+        params: c.params,
+        ip: c.ip,
+        device: c.device,
+        geo: c.geo,
+        rejection: None,
+        payout: Decimal::from_str("0.0012345").unwrap_or_default(),
+        revenue: Decimal::from_str("0.002").unwrap_or_default(),
+    }
 }
 
 /// Appended clicks read back exactly, by id and by time range (oldest first, limited).
@@ -137,8 +148,12 @@ pub async fn rollups_sum_buckets(store: Arc<dyn EventStore>) -> Check {
     );
     assert_eq!((first.impressions, first.clicks, first.unique_clicks), (2, 2, 1), "a filtered click is not counted");
     assert_eq!((first.accepted, first.rejected, first.filtered), (2, 1, 1));
-    assert_eq!(first.payout, Decimal::from_str("0.3").unwrap_or_default(), "0.1 + 0.2 is exactly 0.3");
-    assert_eq!(first.revenue, Decimal::from_str("0.3").unwrap_or_default());
+    assert_eq!(
+        first.payout,
+        Decimal::from_str("0.302469").unwrap_or_default(),
+        "0.1 + 0.2 + two cpm impressions, exactly"
+    );
+    assert_eq!(first.revenue, Decimal::from_str("0.304").unwrap_or_default());
     assert_eq!((rows[1].bucket, rows[1].clicks), (t(10, 15, 0), 1));
     assert!(store.rollups(t(10, 30, 0), t(11, 0, 0)).await?.is_empty());
     assert_eq!(bucket_start(t(10, 29, 59)), t(10, 15, 0));

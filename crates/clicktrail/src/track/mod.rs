@@ -247,6 +247,10 @@ impl Tracker {
             .or((agent.is_robot && offer.is_some_and(|o| o.spec.filter_bots)).then_some(Rejection::FilteredBot));
         metrics::counter!("clicktrail_impressions_total", "outcome" => rejection.map_or("accepted", Rejection::label))
             .increment(1);
+        let (payout, revenue) = match (rejection, offer) {
+            (None, Some(offer)) => tracking::impression_money(offer, affiliate_id),
+            _ => Default::default(),
+        };
         let impression = Impression {
             at: visit.at,
             offer_id,
@@ -256,6 +260,8 @@ impl Tracker {
             device: agent.device.clone(),
             geo: self.geo.load().lookup(visit.ip),
             rejection,
+            payout,
+            revenue,
         };
         self.buffer.submit(Event::Impression(Box::new(impression))).await?;
         Ok(())

@@ -347,7 +347,7 @@ async fn deep_links_only_to_allowed_hosts() {
 #[tokio::test]
 async fn impressions_answer_a_pixel_and_are_counted() {
     let n = network().await;
-    let offer = n.offer(json!({})).await;
+    let offer = n.offer(json!({"payout_type": "cpm", "payout": 1.5, "revenue_type": "cpm", "revenue": 2.25})).await;
     let r = n.hit(&format!("/i/{offer}/{}?sub1=a&source_id=newsletter", n.aff), headers("203.0.113.5", IPHONE)).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.headers()["content-type"], "image/gif");
@@ -367,6 +367,11 @@ async fn impressions_answer_a_pixel_and_are_counted() {
     drop(events);
     assert_eq!(rows.iter().map(|r| r.impressions).sum::<u64>(), 1, "impressions on unknown offers are not counted");
     assert_eq!((rows[0].offer_id, rows[0].source_id.as_str(), rows[0].country.as_str()), (offer, "newsletter", "US"));
+    assert_eq!(
+        (rows[0].payout.to_string(), rows[0].revenue.to_string()),
+        ("0.0015".to_owned(), "0.00225".to_owned()),
+        "cpm: a thousandth per impression"
+    );
 }
 
 async fn events_rollups(app: &TestApp) -> Vec<clicktrail_store::RollupRow> {

@@ -382,7 +382,7 @@ async fn a_receiver_that_is_down_gets_every_postback_when_it_comes_back() {
     }
     tokio::time::sleep(Duration::from_millis(700)).await;
     let rx = Receiver::start_on(port).await;
-    rx.answer(&[503]);
+    rx.answer(&[429, 503]);
     let got = rx.wait_for(4, Duration::from_secs(20)).await;
     let mut delivered: Vec<String> = got.iter().filter_map(|r| r.param("c")).collect();
     delivered.sort();

@@ -47,7 +47,7 @@ CREATE TABLE clicks (
     google_ad_id    TEXT    NOT NULL,
     android_id      TEXT    NOT NULL,
     query           TEXT    NOT NULL,  -- JSON array of [name, value] pairs
-    payout          INTEGER NOT NULL,  -- 1/10000 of the currency unit
+    payout          INTEGER NOT NULL,  -- 10^-8 of the currency unit
     revenue         INTEGER NOT NULL
 );
 CREATE UNIQUE INDEX clicks_id ON clicks (id);
@@ -68,7 +68,9 @@ CREATE TABLE impressions (
     ip              TEXT    NOT NULL,
     country         TEXT    NOT NULL,
     device_type     TEXT    NOT NULL,
-    os              TEXT    NOT NULL
+    os              TEXT    NOT NULL,
+    payout          INTEGER NOT NULL,  -- 10^-8 of the currency unit (cpm / 1000)
+    revenue         INTEGER NOT NULL
 );
 CREATE INDEX impressions_ts ON impressions (ts);
 
@@ -87,7 +89,7 @@ CREATE TABLE rollup_clicks (
     accepted      INTEGER NOT NULL DEFAULT 0,
     rejected      INTEGER NOT NULL DEFAULT 0,
     filtered      INTEGER NOT NULL DEFAULT 0,
-    payout        INTEGER NOT NULL DEFAULT 0,
+    payout        INTEGER NOT NULL DEFAULT 0,  -- 10^-8 of the currency unit
     revenue       INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (bucket, offer_id, affiliate_id, source_id, country, device_type, os)
 ) WITHOUT ROWID;
