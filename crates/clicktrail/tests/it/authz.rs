@@ -56,6 +56,21 @@ async fn world() -> World {
     let coupon_x = app.create_id("/api/coupons", json!({"code": "X8", "affiliate_id": b})).await;
     let pb_ax = app.create_id("/api/postbacks", json!({"affiliate_id": a, "url": url})).await;
     let key_ax = app.create("/api/keys", json!({"user_id": a, "scopes": ["read:stats"]})).await["id"].as_i64().unwrap();
+    // A conversion of affiliate A on the advertiser's offer.
+    let click: Value = app
+        .raw
+        .get(format!("{}/c/{o_pub}/{a}?async=json", app.base))
+        .header("user-agent", "Mozilla/5.0 (Windows NT 10.0) Chrome/120.0")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let cid = click["transaction_id"].as_str().unwrap();
+    let conv: Value =
+        app.raw.get(format!("{}/postback?click_id={cid}", app.base)).send().await.unwrap().json().await.unwrap();
+    let conv_a = conv["conversion_id"].as_i64().unwrap();
     let vars = vec![
         ("{a}", a),
         ("{b}", b),
@@ -78,6 +93,7 @@ async fn world() -> World {
         ("{coupon_x}", coupon_x),
         ("{pb_ax}", pb_ax),
         ("{key_ax}", key_ax),
+        ("{conv_a}", conv_a),
     ];
     World {
         app,
@@ -158,6 +174,10 @@ const CASES: &[Case] = &[
     ("POST", "/api/keys", Some(r#"{"user_id":{a},"scopes":["read:stats"],"name":"@"}"#), [403, 403, 403, 201]),
     ("PATCH", "/api/keys/{key_a}", Some(r#"{"name":"@"}"#), [403, 403, 403, 200]),
     ("DELETE", "/api/keys/{key_ax}", None, [200, 404, 404, 200]),
+    ("GET", "/api/conversions", None, [200, 200, 200, 200]),
+    ("GET", "/api/conversions/{conv_a}", None, [200, 404, 200, 200]),
+    ("PATCH", "/api/conversions/{conv_a}", Some(r#"{"status":"pending","reason":"@"}"#), [403, 404, 200, 200]),
+    ("GET", "/api/conversions/{conv_a}/deliveries", None, [200, 404, 403, 200]),
 ];
 
 fn method(m: &str) -> Method {
