@@ -21,6 +21,7 @@ pub mod network;
 pub mod offer;
 pub mod postback;
 pub mod text;
+pub mod timeexpr;
 pub mod tracking;
 pub mod user;
 
