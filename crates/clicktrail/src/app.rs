@@ -14,6 +14,7 @@ use crate::bootstrap::{self, Bootstrap};
 use crate::convert::Conversions;
 use crate::convert::delivery::Deliveries;
 use crate::geoip;
+use crate::reports::Reporter;
 use crate::settings::Settings;
 use crate::telemetry;
 use crate::track::buffer::{BufferOptions, EventBuffer, Writer};
@@ -35,6 +36,8 @@ pub struct AppState {
     pub conversions: Arc<Conversions>,
     /// The outbox (for delivery attempts).
     pub jobs: Arc<dyn JobQueue>,
+    /// The reporting engine.
+    pub reporter: Arc<Reporter>,
 }
 
 impl AppState {
@@ -102,8 +105,14 @@ impl App {
             geoip::spawn_auto_install(settings.data_dir.clone(), tracker.clone());
         }
         let wake = Arc::new(tokio::sync::Notify::new());
-        let conversions =
-            Arc::new(Conversions::new(config.clone(), store.clone(), events, tracker.catalog_arc(), wake.clone()));
+        let conversions = Arc::new(Conversions::new(
+            config.clone(),
+            store.clone(),
+            events.clone(),
+            tracker.catalog_arc(),
+            wake.clone(),
+        ));
+        let reporter = Arc::new(Reporter::new(events, store.clone(), tracker.catalog_arc()));
         let jobs: Arc<dyn JobQueue> = store;
         let worker = Arc::new(Deliveries::new(
             jobs.clone(),
@@ -121,6 +130,7 @@ impl App {
             tracker,
             conversions,
             jobs,
+            reporter,
         };
         Ok(Self { listener, state, writer, deliveries, bootstrap })
     }

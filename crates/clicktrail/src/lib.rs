@@ -23,6 +23,7 @@ pub mod geoip;
 pub mod http;
 pub mod manage;
 pub mod random;
+pub mod reports;
 pub mod settings;
 pub mod telemetry;
 pub mod track;

@@ -70,6 +70,12 @@ pub struct Conversion {
     pub source_id: String,
     /// Country copied from the click.
     pub country: String,
+    /// Device class copied from the click.
+    #[serde(default)]
+    pub device: String,
+    /// OS family copied from the click.
+    #[serde(default)]
+    pub os: String,
     /// Address the advertiser's postback came from.
     pub postback_ip: String,
     /// Status history, oldest first.
@@ -183,6 +189,8 @@ pub fn copy_click(conversion: &mut Conversion, click: &Click) {
     conversion.subs = click.params.subs.clone();
     conversion.source_id = click.params.source_id.clone();
     conversion.country = click.geo.country.map(|c| c.as_str().to_owned()).unwrap_or_default();
+    conversion.device = click.device.device_type.map(|d| d.as_str().to_owned()).unwrap_or_default();
+    conversion.os = click.device.os.map(|o| o.as_str().to_owned()).unwrap_or_default();
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ pub mod money;
 pub mod network;
 pub mod offer;
 pub mod postback;
+pub mod report;
 pub mod text;
 pub mod timeexpr;
 pub mod tracking;

@@ -291,6 +291,8 @@ fn conversion(
         subs: Default::default(),
         source_id: String::new(),
         country: "US".into(),
+        device: String::new(),
+        os: String::new(),
         postback_ip: "203.0.113.1".into(),
         history: Vec::new(),
     }

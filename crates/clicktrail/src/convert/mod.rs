@@ -313,6 +313,8 @@ impl Conversions {
             subs: Default::default(),
             source_id: String::new(),
             country: String::new(),
+            device: String::new(),
+            os: String::new(),
             postback_ip: from.to_string(),
             history: vec![StatusChange { at: now, from: None, to: status, reason, by_user_id: None }],
         };

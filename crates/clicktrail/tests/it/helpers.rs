@@ -21,6 +21,8 @@ pub struct TestApp {
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     /// The click path, to read stored events.
     pub tracker: std::sync::Arc<clicktrail::track::Tracker>,
+    /// The whole state (stores behind the API).
+    pub state: clicktrail::app::AppState,
     /// A client that does not follow redirects.
     pub raw: reqwest::Client,
 }
@@ -70,6 +72,7 @@ impl TestApp {
         let app = App::build(settings, listener).await.expect("app builds");
         let addr = app.local_addr().expect("addr");
         let tracker = app.state().tracker.clone();
+        let state = app.state().clone();
         let (tx, rx) = oneshot::channel::<()>();
         let server = tokio::spawn(app.run(async move {
             let _ = rx.await;
@@ -81,6 +84,7 @@ impl TestApp {
             shutdown: Some(tx),
             server: Some(server),
             tracker,
+            state,
             raw: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .timeout(Duration::from_secs(10))

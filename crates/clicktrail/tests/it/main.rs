@@ -12,5 +12,6 @@ mod durability;
 mod helpers;
 mod ops;
 mod receiver;
+mod reports;
 mod resources;
 mod validation;

@@ -6,6 +6,7 @@
 pub mod keys;
 pub mod me;
 pub mod network;
+pub mod reports;
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -213,6 +214,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(me::routes())
         .merge(network::routes())
+        .merge(reports::routes())
         .merge(keys::routes())
         .merge(users::routes())
         .merge(affiliates::routes())
