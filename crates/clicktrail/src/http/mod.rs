@@ -4,6 +4,9 @@
 //! (and, later, tracking and reporting modules); handlers only translate.
 
 pub mod conversions;
+pub mod dialect_a;
+pub mod dialect_b;
+pub mod dialect_c;
 pub mod dialect_e;
 pub mod error;
 pub mod extract;
@@ -61,6 +64,9 @@ pub fn router(state: AppState) -> Router {
     let apis = Router::new()
         .merge(api)
         .merge(conversions::inbound())
+        .merge(dialect_a::routes())
+        .merge(dialect_b::routes())
+        .merge(dialect_c::routes())
         .merge(dialect_e::routes())
         .merge(ops::routes(openapi))
         .fallback(not_found)

@@ -8,6 +8,7 @@ mod authz;
 mod cli;
 mod clicks;
 mod conversions;
+mod dialects;
 mod durability;
 mod helpers;
 mod ops;

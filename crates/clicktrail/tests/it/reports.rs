@@ -18,14 +18,14 @@ fn at(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
 }
 
-struct Known {
-    app: TestApp,
-    a: i64,
-    group: i64,
-    adv: i64,
-    c2: i64,
-    o1: i64,
-    o2: i64,
+pub struct Known {
+    pub app: TestApp,
+    pub a: i64,
+    pub group: i64,
+    pub adv: i64,
+    pub c2: i64,
+    pub o1: i64,
+    pub o2: i64,
 }
 
 fn conversion(
@@ -68,7 +68,7 @@ fn conversion(
 }
 
 /// Clicks around the US DST change of 2026-03-08 (07:00 UTC) and conversions.
-async fn known() -> Known {
+pub async fn known() -> Known {
     let app = TestApp::spawn().await;
     let group = app.create_id("/api/affiliate-groups", json!({"name": "G"})).await;
     let a = app.create_id("/api/affiliates", json!({"name": "A", "affiliate_group_id": group})).await;
@@ -78,6 +78,9 @@ async fn known() -> Known {
     let c2 = app.create_id("/api/categories", json!({"name": "C2"})).await;
     let o1 = app.create_id("/api/offers", offer_body("O1", json!({"advertiser_id": adv, "category_id": c1}))).await;
     let o2 = app.create_id("/api/offers", offer_body("O2", json!({"category_id": c2}))).await;
+    for name in ["Newsletter", "Triggered Emails", "Rec. Engine", "Pop-ups"] {
+        app.create("/api/traffic-sources", json!({"name": name})).await;
+    }
     let mut clicks = Vec::new();
     for (n, (when, offer, aff)) in [
         ("2026-03-08T04:30:00Z", o1, a),
