@@ -11,6 +11,8 @@
 //! their own; the embedded backend is `clicktrail-store-sqlite`.
 
 #![forbid(unsafe_code)]
+// The raw-click object of dialect D is one large `json!` literal.
+#![recursion_limit = "256"]
 
 pub mod app;
 pub mod auth;

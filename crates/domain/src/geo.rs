@@ -29,12 +29,50 @@ impl CountryCode {
         std::str::from_utf8(&self.0).unwrap_or("XX")
     }
 
-    /// The English short name (`United States of America`).
+    /// The ISO English name (`United States of America`).
     pub fn name(&self) -> &'static str {
         isocountry::CountryCode::for_alpha2(self.as_str()).map(|c| c.name()).unwrap_or("")
     }
+
+    /// The name people use (`United States`): the ISO name, shortened where it is long.
+    pub fn common_name(&self) -> &'static str {
+        COMMON_NAMES.iter().find(|(code, _)| *code == self.as_str()).map_or_else(|| self.name(), |(_, name)| name)
+    }
+
+    /// A country by code or by name (ISO or common, any case).
+    pub fn from_code_or_name(raw: &str) -> Option<Self> {
+        let value = raw.trim();
+        if value.len() == 2 {
+            return Self::parse(value).ok();
+        }
+        let by_common = COMMON_NAMES.iter().find(|(_, name)| name.eq_ignore_ascii_case(value)).map(|(code, _)| *code);
+        let code = by_common.or_else(|| {
+            isocountry::CountryCode::iter().find(|c| c.name().eq_ignore_ascii_case(value)).map(|c| c.alpha2())
+        })?;
+        Self::parse(code).ok()
+    }
 }
 string_newtype!(CountryCode);
+
+/// Short names where the ISO name is not what people write.
+const COMMON_NAMES: &[(&str, &str)] = &[
+    ("US", "United States"),
+    ("GB", "United Kingdom"),
+    ("RU", "Russia"),
+    ("KR", "South Korea"),
+    ("KP", "North Korea"),
+    ("VN", "Vietnam"),
+    ("IR", "Iran"),
+    ("SY", "Syria"),
+    ("TW", "Taiwan"),
+    ("BO", "Bolivia"),
+    ("VE", "Venezuela"),
+    ("TZ", "Tanzania"),
+    ("MD", "Moldova"),
+    ("LA", "Laos"),
+    ("CZ", "Czech Republic"),
+    ("NL", "Netherlands"),
+];
 
 /// An IANA time zone name (`Europe/Bucharest`), checked against the bundled database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -80,6 +118,13 @@ mod tests {
         assert_eq!(CountryCode::parse("ro").unwrap().as_str(), "RO");
         assert_eq!(CountryCode::parse("uk").unwrap().as_str(), "GB");
         assert_eq!(CountryCode::parse("US").unwrap().name(), "United States of America");
+        assert_eq!(CountryCode::parse("US").unwrap().common_name(), "United States");
+        assert_eq!(CountryCode::parse("FR").unwrap().common_name(), "France");
+        for name in ["United States", "united states of america", "us", "Canada"] {
+            assert!(CountryCode::from_code_or_name(name).is_some(), "{name}");
+        }
+        assert_eq!(CountryCode::from_code_or_name("Canada").map(|c| c.to_string()), Some("CA".into()));
+        assert!(CountryCode::from_code_or_name("Atlantis").is_none());
         for bad in ["", "U", "USA", "XX", "1A"] {
             assert!(CountryCode::parse(bad).is_err(), "{bad}");
         }

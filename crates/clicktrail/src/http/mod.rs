@@ -7,6 +7,7 @@ pub mod conversions;
 pub mod dialect_a;
 pub mod dialect_b;
 pub mod dialect_c;
+pub mod dialect_d;
 pub mod dialect_e;
 pub mod error;
 pub mod extract;
@@ -67,6 +68,7 @@ pub fn router(state: AppState) -> Router {
         .merge(dialect_a::routes())
         .merge(dialect_b::routes())
         .merge(dialect_c::routes())
+        .merge(dialect_d::routes())
         .merge(dialect_e::routes())
         .merge(ops::routes(openapi))
         .fallback(not_found)

@@ -252,3 +252,207 @@ async fn dialect_c_offers() {
     let (_, admin_view) = get(&k.app, "/api/v2/offers?per_page=100", &key).await;
     assert!(admin_view["offers"].as_array().unwrap().iter().any(|o| o["name"] == "Private"), "{private}");
 }
+
+async fn stream(app: &crate::helpers::TestApp, key: &str, body: Value) -> (StatusCode, Value) {
+    let r = app
+        .raw
+        .post(format!("{}/v1/affiliates/reporting/clicks/stream", app.base))
+        .header("x-eflow-api-key", key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (r.status(), r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn dialect_d_raw_clicks() {
+    let k = known().await;
+    let all = json!({"from": "2026-03-08 00:00:00", "to": "2026-03-08 23:59:59", "timezone_id": 67});
+    let (s, body) = stream(&k.app, ADMIN_KEY, all.clone()).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let clicks = body["clicks"].as_array().unwrap();
+    assert_eq!(clicks.len(), 5, "every click, filtered bots included");
+    let times: Vec<i64> = clicks.iter().map(|c| c["unix_timestamp"].as_i64().unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "oldest first");
+    let c = &clicks[0];
+    let expected_keys = [
+        "transaction_id",
+        "is_unique",
+        "unix_timestamp",
+        "tracking_url",
+        "source_id",
+        "sub1",
+        "sub2",
+        "sub3",
+        "sub4",
+        "sub5",
+        "revenue_type",
+        "revenue",
+        "referer",
+        "error_code",
+        "user_ip",
+        "error_message",
+        "idfa",
+        "idfa_md5",
+        "idfa_sha1",
+        "google_ad_id",
+        "google_ad_id_md5",
+        "google_ad_id_sha1",
+        "android_id",
+        "android_id_md5",
+        "android_id_sha1",
+        "relationship",
+        "currency_id",
+        "coupon_code",
+    ];
+    let mut keys: Vec<&str> = c.as_object().unwrap().keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    let mut want = expected_keys.to_vec();
+    want.sort_unstable();
+    assert_eq!(keys, want);
+    assert_eq!(
+        (c["is_unique"].as_u64(), c["error_code"].as_u64(), c["error_message"].as_str()),
+        (Some(1), Some(0), Some("N/A"))
+    );
+    assert_eq!(
+        (c["sub1"].as_str(), c["source_id"].as_str(), c["revenue_type"].as_str(), c["currency_id"].as_str()),
+        (Some("x"), Some("newsletter"), Some("CPA"), Some("USD"))
+    );
+    assert_eq!(
+        (c["idfa"].as_str(), c["idfa_md5"].as_str()),
+        (Some("IDFA-1"), Some("ac3962ca40b1fb749e9b35998439b8ce"))
+    );
+    assert_eq!(c["idfa_sha1"].as_str().unwrap().len(), 40);
+    let geo = &c["relationship"]["geolocation"];
+    assert_eq!(
+        (
+            geo["country_code"].as_str(),
+            geo["country_name"].as_str(),
+            geo["region_name"].as_str(),
+            geo["city_name"].as_str()
+        ),
+        (Some("US"), Some("United States"), Some("California"), Some("Burbank"))
+    );
+    assert_eq!(
+        (geo["carrier_name"].as_str(), geo["isp_name"].as_str(), geo["is_mobile"].as_bool()),
+        (Some("T-Mobile USA"), Some("T-Mobile"), Some(true))
+    );
+    let dev = &c["relationship"]["device_information"];
+    assert_eq!(
+        (dev["platform_name"].as_str(), dev["brand"].as_str(), dev["device_type"].as_str(), dev["language"].as_str()),
+        (Some("iOS"), Some("Apple"), Some("Mobile"), Some("fr"))
+    );
+    assert_eq!(
+        c["relationship"]["offer"],
+        json!({"network_offer_id": k.o1, "network_id": 1, "name": "O1", "offer_status": "active", "network_tracking_domain_id": 1})
+    );
+    assert_eq!(c["relationship"]["query_parameters"], json!({"foo": "2"}));
+    assert_eq!(clicks[3]["error_code"], 10, "the filtered bot");
+    assert_eq!(clicks[3]["relationship"]["device_information"]["is_filter"], true);
+
+    let with = |filters: Value, exclusions: Value| {
+        let mut b = all.clone();
+        b["query"] = json!({"filters": filters, "exclusions": exclusions});
+        b
+    };
+    for (filters, exclusions, n) in [
+        (json!([{"filter_id_value": k.o2.to_string(), "resource_type": "offer"}]), json!([]), 1),
+        (
+            json!([{"filter_id_value": k.o1.to_string(), "resource_type": "offer"}, {"filter_id_value": k.o2.to_string(), "resource_type": "offer"}]),
+            json!([]),
+            5,
+        ),
+        (json!([{"filter_id_value": "United States", "resource_type": "country"}]), json!([]), 4),
+        (json!([{"filter_id_value": "de", "resource_type": "country"}]), json!([]), 1),
+        (
+            json!([{"filter_id_value": "x", "resource_type": "s1"}, {"filter_id_value": "Canada", "resource_type": "country"}, {"filter_id_value": "United States", "resource_type": "country"}]),
+            json!([]),
+            1,
+        ),
+        (
+            json!([{"filter_id_value": "y", "resource_type": "s1"}]),
+            json!([{"filter_id_value": "Germany", "resource_type": "country"}]),
+            3,
+        ),
+        (
+            json!([{"filter_id_value": "Apple", "resource_type": "device_make"}, {"filter_id_value": "Safari", "resource_type": "browser"}]),
+            json!([]),
+            5,
+        ),
+        (
+            json!([{"filter_id_value": "SUMMER", "resource_type": "coupon_code"}, {"filter_id_value": "spring", "resource_type": "campaign"}]),
+            json!([]),
+            5,
+        ),
+        (
+            json!([{"filter_id_value": 3, "resource_type": "creative"}, {"filter_id_value": "2", "resource_type": "offer_url"}]),
+            json!([]),
+            5,
+        ),
+    ] {
+        let (s, b) = stream(&k.app, ADMIN_KEY, with(filters.clone(), exclusions)).await;
+        assert_eq!((s, b["clicks"].as_array().map(Vec::len)), (StatusCode::OK, Some(n)), "{filters}: {b}");
+    }
+    let mine = k.app.key_for(k.a, &["read:stats"]).await;
+    let (_, own) = stream(&k.app, &mine, all.clone()).await;
+    assert!(
+        own["clicks"].as_array().unwrap().iter().all(|c| c["relationship"]["offer"]["network_offer_id"] == k.o1),
+        "affiliate A's clicks only"
+    );
+    assert_eq!(own["clicks"].as_array().unwrap().len(), 3);
+    // By id, and what others may not read.
+    let id = clicks[0]["transaction_id"].as_str().unwrap();
+    let one = k
+        .app
+        .raw
+        .get(format!("{}/v1/affiliates/reporting/clicks/{id}", k.app.base))
+        .header("x-eflow-api-key", ADMIN_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(one.status(), StatusCode::OK);
+    assert_eq!(one.json::<Value>().await.unwrap(), clicks[0]);
+    let other_aff = k.app.create_id("/api/affiliates", json!({"name": "Other"})).await;
+    let other = k.app.key_for(other_aff, &["read:stats"]).await;
+    for (key, code) in [(other.as_str(), 404), ("nope", 401)] {
+        let r = k
+            .app
+            .raw
+            .get(format!("{}/v1/affiliates/reporting/clicks/{id}", k.app.base))
+            .header("x-eflow-api-key", key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), code);
+    }
+    let missing = k
+        .app
+        .raw
+        .get(format!("{}/v1/affiliates/reporting/clicks/{}", k.app.base, "0".repeat(32)))
+        .header("x-eflow-api-key", ADMIN_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    // Errors and limits.
+    let no_stats = k.app.key_for(k.a, &["read:offers"]).await;
+    assert_eq!(stream(&k.app, &no_stats, all.clone()).await.0, StatusCode::FORBIDDEN);
+    for (body, words) in [
+        (json!({"from": "2026-03-01", "to": "2026-03-20", "timezone_id": 67}), "14 days"),
+        (json!({"from": "2026-03-08", "to": "2026-03-08", "timezone_id": 9999}), "timezone_id"),
+        (json!({"from": "March 8", "to": "2026-03-08", "timezone_id": 67}), "from"),
+        (json!({"to": "2026-03-08", "timezone_id": 67}), "from"),
+        (with(json!([{"filter_id_value": "x", "resource_type": "planet"}]), json!([])), "resource_type"),
+    ] {
+        let (s, b) = stream(&k.app, ADMIN_KEY, body.clone()).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+        assert!(b["error"].as_str().unwrap().contains(words), "{body}: {b}");
+    }
+    let (_, ny) = stream(&k.app, ADMIN_KEY, json!({"from": "2026-03-07", "to": "2026-03-07", "timezone_id": 80})).await;
+    assert_eq!(
+        ny["clicks"].as_array().unwrap().len(),
+        1,
+        "a bare date in New York is that local day: 04:30 UTC is 23:30 EST on the 7th"
+    );
+}
