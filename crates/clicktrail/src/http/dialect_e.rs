@@ -1,6 +1,7 @@
-//! Dialect E (seed 004): the affiliate API. This module serves its postback configuration
-//! routes — `POST`, `GET /v1/postbacks` and `DELETE /v1/postbacks/{id}` — over the same
-//! operations as the native API. Auth: `Authorization: Bearer`; errors:
+//! Dialect E (seed 004): the affiliate API — `/v1/offers`, `/v1/offers/{offer_id}`,
+//! `/v1/stats`, `/v1/conversions`, and the postback configuration routes (`POST`,
+//! `GET /v1/postbacks`, `DELETE /v1/postbacks/{id}`) — over the same operations as the native
+//! API. Auth: `Authorization: Bearer`; errors:
 //! `{"error":{"code","message","status"}}`.
 
 use axum::Json;
@@ -12,7 +13,17 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
 use chrono::SecondsFormat;
+use chrono::Utc;
+use clicktrail_domain::geo::CountryCode;
+use clicktrail_domain::key::Scope;
+use clicktrail_domain::money::PayoutType;
+use clicktrail_domain::offer::{ConversionStatus, Offer, OfferStatus};
 use clicktrail_domain::postback::Postback;
+use clicktrail_domain::report::{Dimension, Key, money_out};
+use clicktrail_domain::timeexpr::{self, Edge};
+use clicktrail_domain::user::Role;
+use clicktrail_store::ConversionQuery;
+use rust_decimal::prelude::ToPrimitive;
 use serde_json::{Value, json};
 
 use super::error::ApiError;
@@ -21,6 +32,7 @@ use crate::app::AppState;
 use crate::auth::{self, Caller};
 use crate::error::{Error, ErrorKind};
 use crate::manage::{self, ListRequest};
+use crate::reports;
 
 /// A dialect-E caller: `Authorization: Bearer <key>` only.
 pub struct BearerCaller(pub Caller);
@@ -115,4 +127,373 @@ async fn remove(
     manage::delete::<Postback>(&state.config, &caller, numeric).await?;
     state.configuration_changed().await;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The read routes: offers, offer details, stats and conversions.
+pub fn read_routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/offers", get(offers))
+        .route("/v1/offers/{id}", get(offer))
+        .route("/v1/stats", get(stats))
+        .route("/v1/conversions", get(conversions))
+}
+
+fn offer_id(raw: &str) -> Option<i64> {
+    raw.trim().strip_prefix("offer_").unwrap_or(raw.trim()).parse().ok()
+}
+
+fn page_of(params: &Params) -> Result<(u64, u64), Error> {
+    let page = params.positive("page")?.unwrap_or(1);
+    let per_page = params.positive("per_page")?.unwrap_or(25).min(100);
+    Ok((page, per_page))
+}
+
+fn may_see(caller: &Caller, o: &Offer) -> bool {
+    match caller.role() {
+        Role::Admin => true,
+        Role::Advertiser => o.spec.advertiser_id == Some(caller.user.id),
+        Role::Affiliate => o.spec.status != OfferStatus::Archived && o.spec.visible_to(caller.user.id),
+    }
+}
+
+/// Network-wide affiliate EPC of the last 30 days, per offer.
+async fn epc_by_offer(state: &AppState) -> Result<std::collections::HashMap<i64, f64>, Error> {
+    let to = Utc::now();
+    let aligned = |t: chrono::DateTime<Utc>| {
+        chrono::DateTime::from_timestamp(t.timestamp() - t.timestamp().rem_euclid(900), 0).unwrap_or(t)
+    };
+    let request = reports::Request {
+        from: aligned(to - chrono::Duration::days(30)),
+        to: aligned(to) + chrono::Duration::minutes(15),
+        tz: chrono_tz::Tz::UTC,
+        group_by: vec![Dimension::Offer],
+        filters: reports::Filters::default(),
+        statuses: vec![ConversionStatus::Approved],
+        audience: reports::Audience::Network,
+    };
+    let report = state.reporter.run(&request).await?;
+    Ok(report
+        .rows
+        .iter()
+        .filter_map(|r| match r.key.first() {
+            Some(Key::Id(id)) => Some((*id, money_out(r.totals.epc(true)).to_f64().unwrap_or(0.0))),
+            _ => None,
+        })
+        .collect())
+}
+
+fn offer_summary(state: &AppState, caller: &Caller, o: &Offer, epc: f64) -> Value {
+    let snapshot = state.tracker.catalog().snapshot();
+    let vertical = o.spec.category_id.and_then(|c| snapshot.categories.get(&c).cloned());
+    json!({
+        "id": format!("offer_{}", o.id),
+        "name": o.spec.name.as_str(),
+        "vertical": vertical,
+        "payout": caller.affiliate_id().map_or(o.spec.payout, |me| o.spec.payout_for(me)).to_f64(),
+        "payout_type": o.spec.payout_type.as_str(),
+        "geo": o.spec.geo.iter().map(|g| g.as_str().to_owned()).collect::<Vec<_>>(),
+        "status": o.spec.status.as_str(),
+        "preview_url": o.spec.preview_url.as_ref().map(|u| u.as_str().to_owned()),
+        "creatives_count": o.spec.creatives.len(),
+        "epc_avg": epc,
+    })
+}
+
+async fn offers(
+    State(state): State<AppState>,
+    BearerCaller(caller): BearerCaller,
+    params: Params,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Scope::ReadOffers)?;
+    let geo =
+        params.get("geo").map(|g| CountryCode::parse(g).map_err(|e| Error::invalid("geo", e.message))).transpose()?;
+    let payout_type = params
+        .get("payout_type")
+        .map(|p| {
+            serde_json::from_value::<PayoutType>(json!(p)).map_err(|_| {
+                Error::invalid("payout_type", format!("'{p}' is not one of cpa, cpl, cps, revshare, cpc, cpm"))
+            })
+        })
+        .transpose()?;
+    let status = match params.get("status").unwrap_or("active") {
+        "active" => Some(OfferStatus::Active),
+        "paused" => Some(OfferStatus::Paused),
+        "all" => None,
+        other => return Err(Error::invalid("status", format!("'{other}' is not one of active, paused, all")).into()),
+    };
+    let (page, per_page) = page_of(&params)?;
+    let snapshot = state.tracker.catalog().snapshot();
+    let epc = epc_by_offer(&state).await?;
+    let mut list: Vec<&Offer> = snapshot
+        .offers
+        .values()
+        .map(AsRef::as_ref)
+        .filter(|o| may_see(&caller, o))
+        .filter(|o| status.is_none_or(|s| o.spec.status == s) && o.spec.status != OfferStatus::Archived)
+        .filter(|o| geo.is_none_or(|g| o.spec.geo.is_empty() || o.spec.geo.contains(&g)))
+        .filter(|o| payout_type.is_none_or(|t| o.spec.payout_type == t))
+        .collect();
+    let payout = |o: &Offer| caller.affiliate_id().map_or(o.spec.payout, |me| o.spec.payout_for(me));
+    let sort = params.get("sort").unwrap_or("id");
+    let (field, descending) = sort.strip_prefix('-').map_or((sort, false), |f| (f, true));
+    match field {
+        "id" => list.sort_by_key(|o| o.id),
+        "name" => list.sort_by(|a, b| a.spec.name.as_str().cmp(b.spec.name.as_str()).then(a.id.cmp(&b.id))),
+        "payout" => list.sort_by(|a, b| payout(a).cmp(&payout(b)).then(a.id.cmp(&b.id))),
+        "epc" | "epc_avg" => list.sort_by(|a, b| {
+            let (x, y) = (epc.get(&a.id).copied().unwrap_or(0.0), epc.get(&b.id).copied().unwrap_or(0.0));
+            x.total_cmp(&y).then(a.id.cmp(&b.id))
+        }),
+        other => {
+            return Err(Error::invalid(
+                "sort",
+                format!("'{other}' is not one of id, name, payout, epc (prefix - to reverse)"),
+            )
+            .into());
+        }
+    }
+    if descending {
+        list.reverse();
+    }
+    let total = list.len() as u64;
+    let start = usize::try_from((page - 1).saturating_mul(per_page)).unwrap_or(usize::MAX);
+    let data: Vec<Value> = list
+        .iter()
+        .skip(start)
+        .take(per_page as usize)
+        .map(|o| offer_summary(&state, &caller, o, epc.get(&o.id).copied().unwrap_or(0.0)))
+        .collect();
+    Ok(Json(json!({"data": data, "meta": {"total": total, "page": page, "per_page": per_page}})))
+}
+
+async fn offer(
+    State(state): State<AppState>,
+    BearerCaller(caller): BearerCaller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Scope::ReadOffers)?;
+    let snapshot = state.tracker.catalog().snapshot();
+    let o = offer_id(&id)
+        .and_then(|n| snapshot.offers.get(&n))
+        .filter(|o| may_see(&caller, o))
+        .ok_or_else(|| Error::not_found("offer", &id))?;
+    let epc = epc_by_offer(&state).await?.get(&o.id).copied().unwrap_or(0.0);
+    let mut detail = offer_summary(&state, &caller, o, epc);
+    let me = caller.affiliate_id();
+    if let Some(map) = detail.as_object_mut() {
+        map.insert("description".into(), json!(o.spec.description));
+        map.insert(
+            "creatives".into(),
+            json!(o.spec.creatives.iter().map(|c| json!({"id": c.id, "name": c.name.as_str(), "type": c.kind, "url": c.url.as_ref().map(|u| u.as_str().to_owned()), "width": c.width, "height": c.height})).collect::<Vec<_>>()),
+        );
+        map.insert("tracking_link".into(), json!(me.map(|m| super::dialect_c::tracking_link(&state, o.id, m))));
+        map.insert(
+            "tracking_parameters".into(),
+            json!([
+                "sub1",
+                "sub2",
+                "sub3",
+                "sub4",
+                "sub5",
+                "source_id",
+                "creative_id",
+                "url_id",
+                "campaign",
+                "__cc",
+                "idfa",
+                "gaid",
+                "android_id",
+                "url",
+                "async"
+            ]),
+        );
+        map.insert(
+            "payout_tiers".into(),
+            json!(
+                o.spec
+                    .tiers
+                    .iter()
+                    .map(|t| json!({"min_conversions": t.min_conversions, "payout": t.payout.to_f64()}))
+                    .collect::<Vec<_>>()
+            ),
+        );
+        map.insert("caps".into(), serde_json::to_value(o.spec.caps).unwrap_or(Value::Null));
+        map.insert(
+            "targeting".into(),
+            json!({"geo": o.spec.geo, "device_types": o.spec.targeting.device_types, "os": o.spec.targeting.os}),
+        );
+    }
+    Ok(Json(detail))
+}
+
+fn dates(params: &Params, tz: chrono_tz::Tz) -> Result<(chrono::DateTime<Utc>, chrono::DateTime<Utc>), Error> {
+    let day = |name: &str| -> Result<chrono::NaiveDate, Error> {
+        let raw = params.get(name).ok_or_else(|| Error::invalid(name, "is required (YYYY-MM-DD)"))?;
+        chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+            .map_err(|_| Error::invalid(name, format!("'{raw}' is not a date (YYYY-MM-DD)")))
+    };
+    let (from, to) = (day("date_from")?, day("date_to")?);
+    if to < from {
+        return Err(Error::invalid("date_to", "must not be before date_from"));
+    }
+    let start = timeexpr::parse(&from.to_string(), Utc::now(), tz, Edge::Start)
+        .map_err(|e| Error::invalid("date_from", e.message))?;
+    let end = timeexpr::parse(&to.to_string(), Utc::now(), tz, Edge::End)
+        .map_err(|e| Error::invalid("date_to", e.message))?;
+    Ok((start, end))
+}
+
+fn caller_tz(state: &AppState, caller: &Caller) -> chrono_tz::Tz {
+    caller.user.spec.timezone.unwrap_or(state.tracker.catalog().snapshot().network.timezone).tz()
+}
+
+fn audience(caller: &Caller) -> reports::Audience {
+    match caller.role() {
+        Role::Admin => reports::Audience::Network,
+        Role::Affiliate => reports::Audience::Affiliate(caller.user.id),
+        Role::Advertiser => reports::Audience::Advertiser(caller.user.id),
+    }
+}
+
+async fn stats(
+    State(state): State<AppState>,
+    BearerCaller(caller): BearerCaller,
+    params: Params,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Scope::ReadStats)?;
+    let tz = caller_tz(&state, &caller);
+    let (from, to) = dates(&params, tz)?;
+    let group_by = match params.get("group_by") {
+        None => Vec::new(),
+        Some(raw) => raw
+            .split(',')
+            .map(|d| {
+                match d.trim() {
+                    "date" | "offer" | "geo" | "sub1" | "sub2" | "sub3" | "sub4" | "sub5" | "device" | "os" => {
+                        Dimension::parse(d.trim()).ok_or(())
+                    }
+                    _ => Err(()),
+                }
+                .map_err(|()| {
+                    Error::invalid("group_by", format!("'{d}' is not one of date, offer, geo, sub1…sub5, device, os"))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+    };
+    let offers = params
+        .get("offer_id")
+        .map(|o| {
+            offer_id(o).map(|n| vec![n]).ok_or_else(|| Error::invalid("offer_id", format!("'{o}' is not an offer id")))
+        })
+        .transpose()?;
+    let request = reports::Request {
+        from,
+        to,
+        tz,
+        group_by: group_by.clone(),
+        filters: reports::Filters { offers, ..reports::Filters::default() },
+        statuses: vec![ConversionStatus::Approved],
+        audience: audience(&caller),
+    };
+    let report = state.reporter.run(&request).await?;
+    let affiliate = caller.role() == Role::Affiliate;
+    let data: Vec<Value> = report
+        .rows
+        .iter()
+        .map(|r| {
+            let mut map = serde_json::Map::new();
+            for (d, k) in group_by.iter().zip(&r.key) {
+                let (name, value) = match (d, k) {
+                    (Dimension::Offer, Key::Id(id)) => ("offer_id", json!(format!("offer_{id}"))),
+                    (Dimension::Country, k) => ("geo", json!(k)),
+                    (d, k) => (d.name(), json!(k)),
+                };
+                map.insert(name.into(), value);
+            }
+            let t = &r.totals;
+            let conversions = t.conversions + t.leads;
+            let cvr = if t.clicks == 0 {
+                rust_decimal::Decimal::ZERO
+            } else {
+                rust_decimal::Decimal::from(conversions) * rust_decimal::Decimal::from(100)
+                    / rust_decimal::Decimal::from(t.clicks)
+            };
+            map.insert("clicks".into(), json!(t.clicks));
+            map.insert("conversions".into(), json!(conversions));
+            map.insert("cvr".into(), json!(money_out(cvr).to_f64().unwrap_or(0.0)));
+            map.insert(
+                "revenue".into(),
+                json!(money_out(if affiliate { t.payout } else { t.revenue }).to_f64().unwrap_or(0.0)),
+            );
+            map.insert("epc".into(), json!(money_out(t.epc(affiliate)).to_f64().unwrap_or(0.0)));
+            Value::Object(map)
+        })
+        .collect();
+    Ok(Json(json!({ "data": data })))
+}
+
+async fn conversions(
+    State(state): State<AppState>,
+    BearerCaller(caller): BearerCaller,
+    params: Params,
+) -> Result<Json<Value>, ApiError> {
+    caller.require(Scope::ReadConversions)?;
+    let tz = caller_tz(&state, &caller);
+    let (from, to) = dates(&params, tz)?;
+    let status = match params.get("status").unwrap_or("all") {
+        "all" => None,
+        other => Some(crate::convert::parse_status(other)?),
+    };
+    let offer = params
+        .get("offer_id")
+        .map(|o| offer_id(o).ok_or_else(|| Error::invalid("offer_id", format!("'{o}' is not an offer id"))))
+        .transpose()?;
+    let (page, per_page) = page_of(&params)?;
+    let mut query = ConversionQuery {
+        offer_id: offer,
+        status,
+        from: Some(from),
+        to: Some(to),
+        offset: (page - 1) * per_page,
+        limit: Some(per_page),
+        ..ConversionQuery::default()
+    };
+    match caller.role() {
+        Role::Admin => {}
+        Role::Affiliate => query.affiliate_id = Some(caller.user.id),
+        Role::Advertiser => query.offer_ids = Some(state.conversions.advertiser_offers(caller.user.id)),
+    }
+    let found = state.conversions.store().conversions(&query).await?;
+    let affiliate = caller.role() == Role::Affiliate;
+    let data: Vec<Value> = found
+        .items
+        .iter()
+        .map(|c| {
+            let mut v = json!({
+                "conversion_id": format!("conv_{}", c.id),
+                "offer_id": format!("offer_{}", c.offer_id),
+                "click_id": c.click_id,
+                "status": c.status.as_str(),
+                "event": c.event,
+                "payout": c.payout.to_f64(),
+                "sale_amount": c.sale_amount.map(|s| s.to_f64()),
+                "currency": c.currency.as_str(),
+                "geo": c.country,
+                "device": c.device,
+                "os": c.os,
+                "source_id": c.source_id,
+                "sub1": c.subs[0], "sub2": c.subs[1], "sub3": c.subs[2], "sub4": c.subs[3], "sub5": c.subs[4],
+                "coupon_code": c.coupon_code,
+                "click_at": c.click_at.map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true)),
+                "created_at": c.created_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+            });
+            if !affiliate && let Some(map) = v.as_object_mut() {
+                map.insert("revenue".into(), json!(c.revenue.to_f64()));
+                map.insert("affiliate_id".into(), json!(c.affiliate_id));
+                map.insert("txid".into(), json!(c.txid));
+            }
+            v
+        })
+        .collect();
+    Ok(Json(json!({"data": data, "meta": {"total": found.total, "page": page, "per_page": per_page}})))
 }

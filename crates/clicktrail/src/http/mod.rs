@@ -70,6 +70,7 @@ pub fn router(state: AppState) -> Router {
         .merge(dialect_c::routes())
         .merge(dialect_d::routes())
         .merge(dialect_e::routes())
+        .merge(dialect_e::read_routes())
         .merge(ops::routes(openapi))
         .fallback(not_found)
         .layer(middleware::from_fn(record_metrics))

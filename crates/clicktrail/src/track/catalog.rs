@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
+use clicktrail_domain::catalog::Category;
 use clicktrail_domain::network::NetworkSettings;
 use clicktrail_domain::offer::Offer;
 use clicktrail_domain::postback::Postback;
@@ -22,6 +23,8 @@ pub struct Snapshot {
     pub offers: HashMap<i64, Arc<Offer>>,
     /// Affiliates by id.
     pub affiliates: HashMap<i64, Arc<User>>,
+    /// Category names by id.
+    pub categories: HashMap<i64, String>,
     /// Active and inactive postback configurations by affiliate.
     pub postbacks: HashMap<i64, Vec<Arc<Postback>>>,
     /// The network.
@@ -34,6 +37,7 @@ impl Snapshot {
         Self {
             offers: HashMap::new(),
             affiliates: HashMap::new(),
+            categories: HashMap::new(),
             postbacks: HashMap::new(),
             network: NetworkSettings::new(name),
         }
@@ -65,6 +69,7 @@ impl Catalog {
         let affiliates: Page<User> =
             self.config.list(&Query { role: Some(Role::Affiliate.as_str().into()), ..Query::default() }).await?;
         let network = self.config.network().await?.unwrap_or_else(|| Snapshot::empty().network);
+        let categories: Page<Category> = self.config.list(&Query::default()).await?;
         let all_postbacks: Page<Postback> = self.config.list(&Query::default()).await?;
         let mut postbacks: HashMap<i64, Vec<Arc<Postback>>> = HashMap::new();
         for p in all_postbacks.items {
@@ -75,6 +80,7 @@ impl Catalog {
         let snapshot = Arc::new(Snapshot {
             offers: offers.items.into_iter().map(|o| (o.id, Arc::new(o))).collect(),
             affiliates: affiliates.items.into_iter().map(|u| (u.id, Arc::new(u))).collect(),
+            categories: categories.items.into_iter().map(|c| (c.id, c.spec.name.to_string())).collect(),
             postbacks,
             network,
         });

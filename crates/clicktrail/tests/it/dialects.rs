@@ -456,3 +456,114 @@ async fn dialect_d_raw_clicks() {
         "a bare date in New York is that local day: 04:30 UTC is 23:30 EST on the 7th"
     );
 }
+
+async fn bearer(app: &crate::helpers::TestApp, key: &str, path: &str) -> (StatusCode, Value) {
+    let r = app.raw.get(format!("{}{path}", app.base)).bearer_auth(key).send().await.unwrap();
+    (r.status(), r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn dialect_e_offers_stats_and_conversions() {
+    let k = known().await;
+    let aff = k.app.key_for(k.a, &["read:offers", "read:stats", "read:conversions"]).await;
+    let (s, body) = bearer(&k.app, &aff, "/v1/offers").await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body["meta"], json!({"total": 2, "page": 1, "per_page": 25}));
+    assert_eq!(
+        body["data"][0],
+        json!({"id": format!("offer_{}", k.o1), "name": "O1", "vertical": "C1", "payout": 2.5, "payout_type": "cpa", "geo": [], "status": "active", "preview_url": null, "creatives_count": 0, "epc_avg": 0.0})
+    );
+    let de = k.app.create_id("/api/offers", offer_body("DE only", json!({"geo": ["DE"], "payout_type": "cpl"}))).await;
+    let ids = |b: &Value| {
+        b["data"].as_array().unwrap().iter().map(|o| o["id"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+    };
+    assert_eq!(ids(&bearer(&k.app, &aff, "/v1/offers?geo=us").await.1).len(), 2, "worldwide offers are open to the US");
+    assert!(ids(&bearer(&k.app, &aff, "/v1/offers?geo=DE").await.1).contains(&format!("offer_{de}")));
+    assert_eq!(ids(&bearer(&k.app, &aff, "/v1/offers?payout_type=cpl").await.1), [format!("offer_{de}")]);
+    assert_eq!(ids(&bearer(&k.app, &aff, "/v1/offers?sort=-id").await.1)[0], format!("offer_{de}"));
+    assert_eq!(
+        bearer(&k.app, &aff, "/v1/offers?per_page=1&page=2").await.1["meta"],
+        json!({"total": 3, "page": 2, "per_page": 1})
+    );
+    assert_eq!(bearer(&k.app, &aff, "/v1/offers?per_page=1000").await.1["meta"]["per_page"], 100);
+    for bad in ["sort=popularity", "per_page=0", "geo=XX", "status=archived", "payout_type=cpx"] {
+        let (s, b) = bearer(&k.app, &aff, &format!("/v1/offers?{bad}")).await;
+        assert_eq!((s, b["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("INVALID_PARAMETER")), "{bad}");
+    }
+    let (s, detail) = bearer(&k.app, &aff, &format!("/v1/offers/offer_{}", k.o1)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(detail["tracking_link"].as_str().unwrap().ends_with(&format!("/c/{}/{}", k.o1, k.a)));
+    for field in ["description", "creatives", "tracking_parameters", "payout_tiers", "caps", "targeting"] {
+        assert!(detail.get(field).is_some(), "{field}");
+    }
+    assert_eq!(
+        bearer(&k.app, &aff, &format!("/v1/offers/{}", k.o1)).await.0,
+        StatusCode::OK,
+        "the bare number is accepted"
+    );
+    let private = k.app.create_id("/api/offers", offer_body("Private", json!({"visibility": "private"}))).await;
+    let (s, b) = bearer(&k.app, &aff, &format!("/v1/offers/offer_{private}")).await;
+    assert_eq!((s, b["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("NOT_FOUND")));
+
+    let (s, stats) =
+        bearer(&k.app, ADMIN_KEY, "/v1/stats?date_from=2026-03-08&date_to=2026-03-08&group_by=date,offer,geo").await;
+    assert_eq!(s, StatusCode::OK, "{stats}");
+    assert_eq!(
+        stats["data"],
+        json!([
+            {"date": "2026-03-08", "offer_id": format!("offer_{}", k.o1), "geo": "US", "clicks": 3, "conversions": 2, "cvr": 66.67, "revenue": 4.5, "epc": 1.5},
+            {"date": "2026-03-08", "offer_id": format!("offer_{}", k.o2), "geo": "DE", "clicks": 1, "conversions": 0, "cvr": 0.0, "revenue": 0.0, "epc": 0.0}
+        ])
+    );
+    let (_, mine) = bearer(&k.app, &aff, "/v1/stats?date_from=2026-03-08&date_to=2026-03-08").await;
+    assert_eq!(
+        mine["data"],
+        json!([{"clicks": 3, "conversions": 2, "cvr": 66.67, "revenue": 3.0, "epc": 1.0}]),
+        "an affiliate's revenue is its payout"
+    );
+    let (_, one_offer) = bearer(
+        &k.app,
+        ADMIN_KEY,
+        &format!("/v1/stats?date_from=2026-03-08&date_to=2026-03-08&offer_id=offer_{}", k.o2),
+    )
+    .await;
+    assert_eq!(one_offer["data"][0]["clicks"], 1);
+    for bad in [
+        "date_to=2026-03-08",
+        "date_from=2026-03-08",
+        "date_from=08/03/2026&date_to=2026-03-08",
+        "date_from=2026-03-08&date_to=2026-03-08&group_by=hour",
+    ] {
+        let (s, b) = bearer(&k.app, ADMIN_KEY, &format!("/v1/stats?{bad}")).await;
+        assert_eq!((s, b["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("INVALID_PARAMETER")), "{bad}");
+    }
+
+    let (_, all) = bearer(&k.app, ADMIN_KEY, "/v1/conversions?date_from=2026-03-08&date_to=2026-03-08").await;
+    assert_eq!(all["meta"]["total"], 3);
+    let times: Vec<&str> = all["data"].as_array().unwrap().iter().map(|c| c["created_at"].as_str().unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[0] >= w[1]), "newest first: {times:?}");
+    assert_eq!(
+        bearer(&k.app, ADMIN_KEY, "/v1/conversions?date_from=2026-03-08&date_to=2026-03-08&status=approved").await.1["meta"]
+            ["total"],
+        2
+    );
+    let (_, own) = bearer(&k.app, &aff, "/v1/conversions?date_from=2026-03-08&date_to=2026-03-08").await;
+    assert_eq!(own["meta"]["total"], 2);
+    assert!(own["data"][0].get("revenue").is_none() && own["data"][0]["offer_id"] == format!("offer_{}", k.o1));
+    assert_eq!(bearer(&k.app, &aff, "/v1/conversions?date_from=2026-03-08").await.0, StatusCode::BAD_REQUEST);
+    let offers_only = k.app.key_for(k.a, &["read:offers"]).await;
+    for path in
+        ["/v1/stats?date_from=2026-03-08&date_to=2026-03-08", "/v1/conversions?date_from=2026-03-08&date_to=2026-03-08"]
+    {
+        let (s, b) = bearer(&k.app, &offers_only, path).await;
+        assert_eq!((s, b["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("INSUFFICIENT_SCOPE")), "{path}");
+    }
+    let (s, b) = bearer(&k.app, "nope", "/v1/offers").await;
+    assert_eq!(
+        (s, b),
+        (
+            StatusCode::UNAUTHORIZED,
+            json!({"error": {"code": "INVALID_API_KEY", "message": "The provided API key is invalid or has been revoked.", "status": 401}})
+        )
+    );
+}
