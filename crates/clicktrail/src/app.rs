@@ -38,6 +38,10 @@ pub struct AppState {
     pub jobs: Arc<dyn JobQueue>,
     /// The reporting engine.
     pub reporter: Arc<Reporter>,
+    /// Shared counters (unique windows, caps, rate limits).
+    pub counters: Arc<dyn clicktrail_store::SharedCounters>,
+    /// Rate-limit quotas.
+    pub quotas: crate::http::limits::Quotas,
 }
 
 impl AppState {
@@ -96,9 +100,10 @@ impl App {
             unique_window: chrono::Duration::hours(i64::from(settings.unique_window_hours)),
             trusted_proxies: settings.trusted_proxies.clone(),
         };
-        let counters = Arc::new(MemoryCounters::new());
-        let tracker =
-            Arc::new(Tracker::start(config.clone(), events.clone(), counters, buffer, geo, tracker_options).await?);
+        let counters: Arc<dyn clicktrail_store::SharedCounters> = Arc::new(MemoryCounters::new());
+        let tracker = Arc::new(
+            Tracker::start(config.clone(), events.clone(), counters.clone(), buffer, geo, tracker_options).await?,
+        );
         crate::track::spawn_retention(tracker.clone(), events.clone());
         spawn_catalog_refresh(tracker.clone());
         if files.is_empty() && settings.geoip_auto_install && settings.geoip_db.is_none() {
@@ -121,6 +126,11 @@ impl App {
             settings.postback_allowlist.clone(),
             wake,
         )?);
+        let quotas = crate::http::limits::Quotas {
+            standard: settings.rate_limit_standard,
+            premium: settings.rate_limit_premium,
+            burst: settings.rate_limit_burst,
+        };
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let deliveries = (stop, tokio::spawn(worker.run(stopped)));
         let state = AppState {
@@ -131,6 +141,8 @@ impl App {
             conversions,
             jobs,
             reporter,
+            counters,
+            quotas,
         };
         Ok(Self { listener, state, writer, deliveries, bootstrap })
     }

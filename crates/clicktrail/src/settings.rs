@@ -128,6 +128,12 @@ pub struct Settings {
     pub batch_size: usize,
     /// Milliseconds the writer waits for more events before writing a partial batch.
     pub write_linger_ms: u64,
+    /// API requests an hour for standard-tier keys.
+    pub rate_limit_standard: u64,
+    /// API requests an hour for premium-tier keys.
+    pub rate_limit_premium: u64,
+    /// API requests a minute for any key.
+    pub rate_limit_burst: u64,
 }
 
 impl Default for Settings {
@@ -151,6 +157,9 @@ impl Default for Settings {
             buffer_capacity: 65_536,
             batch_size: 4_096,
             write_linger_ms: 5,
+            rate_limit_standard: 1_000,
+            rate_limit_premium: 10_000,
+            rate_limit_burst: 100,
         }
     }
 }

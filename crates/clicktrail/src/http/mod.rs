@@ -11,6 +11,7 @@ pub mod dialect_d;
 pub mod dialect_e;
 pub mod error;
 pub mod extract;
+pub mod limits;
 pub mod native;
 pub mod ops;
 pub mod track;
@@ -73,6 +74,7 @@ pub fn router(state: AppState) -> Router {
         .merge(dialect_e::read_routes())
         .merge(ops::routes(openapi))
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), limits::limit))
         .layer(middleware::from_fn(record_metrics))
         .layer(TraceLayer::new_for_http());
     Router::new().merge(track::routes()).merge(apis).with_state(state)

@@ -67,6 +67,10 @@ impl TestApp {
         settings.data_dir = dir.path().to_path_buf();
         settings.admin_key = Some(clicktrail::settings::Secret::new(ADMIN_KEY));
         settings.geoip_auto_install = false;
+        // Tests send far more than a person would; the rate-limit test sets its own quotas.
+        settings.rate_limit_standard = 1_000_000;
+        settings.rate_limit_premium = 1_000_000;
+        settings.rate_limit_burst = 1_000_000;
         tweak(&mut settings);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let app = App::build(settings, listener).await.expect("app builds");

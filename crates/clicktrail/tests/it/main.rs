@@ -11,6 +11,7 @@ mod conversions;
 mod dialects;
 mod durability;
 mod helpers;
+mod limits;
 mod ops;
 mod receiver;
 mod reports;
