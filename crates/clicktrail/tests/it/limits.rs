@@ -6,6 +6,9 @@ use serde_json::{Value, json};
 
 use crate::helpers::{ADMIN_KEY, TestApp, offer_body};
 
+/// A request and the check its 429 body must pass.
+type Case = (reqwest::RequestBuilder, Box<dyn Fn(&Value) -> bool>);
+
 fn header(r: &reqwest::Response, name: &str) -> i64 {
     r.headers().get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).unwrap_or(-1)
 }
@@ -35,7 +38,7 @@ async fn quotas_headers_and_429_in_every_dialect() {
     }
     assert_eq!(last_remaining, 0);
     // Over the quota: 429 in each dialect's own body, with the headers.
-    let cases: Vec<(reqwest::RequestBuilder, Box<dyn Fn(&Value) -> bool>)> = vec![
+    let cases: Vec<Case> = vec![
         (
             app.raw.get(format!("{}/api/me", app.base)).bearer_auth(&key),
             Box::new(|b: &Value| b["error"]["code"] == "RATE_LIMIT_EXCEEDED" && b["error"]["status"] == 429),
