@@ -567,3 +567,39 @@ async fn dialect_e_offers_stats_and_conversions() {
         )
     );
 }
+
+/// Each seed's own request examples, answered as documented (empty where the data is absent).
+#[tokio::test]
+async fn the_seeds_own_examples() {
+    let k = known().await;
+    let admin = [("x-api-key", ADMIN_KEY), ("x-user-id", "1")];
+    let (s, b) = get(&k.app, "/api/v1.2/admin/offerStats/2026-05-21/2026-05-28/?user_id=123&affiliate_group_id=1&offer_id=456&country=RO&category=EXAMPLE&groupBy=date", &admin).await;
+    assert_eq!((s, b), (StatusCode::OK, json!({"data": [], "status": 200})));
+    let (s, b) = get(&k.app, "/api/v2/offers?status=active&page=1&per_page=25", &[("x-api-key", ADMIN_KEY)]).await;
+    assert_eq!(
+        (s, b["pagination"].clone()),
+        (StatusCode::OK, json!({"page": 1, "per_page": 25, "total": 2, "total_pages": 1}))
+    );
+    for body in [
+        json!({"from": "2022-02-08 16:30:00", "to": "2022-02-08 16:45:00", "timezone_id": 90, "query": {"filters": [
+            {"filter_id_value": "internal", "resource_type": "s1"}, {"filter_id_value": "Canada", "resource_type": "country"},
+            {"filter_id_value": "United States", "resource_type": "country"}]}}),
+        json!({"from": "2022-02-01 12:30:00", "to": "2022-02-01 13:00:00", "timezone_id": 90, "query": {"filters": [
+            {"filter_id_value": "882", "resource_type": "offer"}, {"filter_id_value": "883", "resource_type": "offer"}]}}),
+        json!({"from": "2022-02-01 12:30:00", "to": "2022-02-01 13:00:00", "timezone_id": 90, "query": {"filters": [
+            {"filter_id_value": "test", "resource_type": "s3"}]}}),
+    ] {
+        let (s, b) = stream(&k.app, ADMIN_KEY, body).await;
+        assert_eq!((s, b), (StatusCode::OK, json!({"clicks": []})));
+    }
+    let (s, b) = get(&k.app, &format!("/api/traffic-source?rest_key={ADMIN_KEY}"), &[]).await;
+    assert_eq!(
+        (s, b["status"].as_str(), b["data"].as_array().map(Vec::len)),
+        (StatusCode::OK, Some("success"), Some(4))
+    );
+    let aff_key = k.app.key_for(k.a, &["read:offers", "read:stats", "read:conversions", "write:postback"]).await;
+    let r = k.app.raw.post(format!("{}/v1/postbacks", k.app.base)).bearer_auth(&aff_key)
+        .json(&json!({"url": "https://mytracker.com/postback?cid={click_id}&payout={payout}&geo={geo}", "offer_id": format!("offer_{}", k.o1), "event": "approved"}))
+        .send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+}
