@@ -3,7 +3,7 @@
 //! admin's); errors: `{"status": <code>, "error": "<message>"}`; rows of 14 values.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -35,15 +35,7 @@ impl<E: Into<Error>> From<E> for AError {
 
 impl IntoResponse for AError {
     fn into_response(self) -> Response {
-        let status = match self.0.kind {
-            ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
-            ErrorKind::MissingScope | ErrorKind::Forbidden => StatusCode::FORBIDDEN,
-            ErrorKind::Invalid => StatusCode::BAD_REQUEST,
-            ErrorKind::NotFound => StatusCode::NOT_FOUND,
-            ErrorKind::Conflict => StatusCode::CONFLICT,
-            ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-            ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-        };
+        let (status, _) = super::error::status_and_code(self.0.kind);
         (status, Json(json!({"status": status.as_u16(), "error": public_message(&self.0)}))).into_response()
     }
 }

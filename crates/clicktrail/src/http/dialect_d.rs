@@ -6,7 +6,6 @@
 use std::sync::OnceLock;
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -45,15 +44,7 @@ impl<E: Into<Error>> From<E> for DError {
 
 impl IntoResponse for DError {
     fn into_response(self) -> Response {
-        let status = match self.0.kind {
-            ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
-            ErrorKind::MissingScope | ErrorKind::Forbidden => StatusCode::FORBIDDEN,
-            ErrorKind::Invalid => StatusCode::BAD_REQUEST,
-            ErrorKind::NotFound => StatusCode::NOT_FOUND,
-            ErrorKind::Conflict => StatusCode::CONFLICT,
-            ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-            ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-        };
+        let (status, _) = super::error::status_and_code(self.0.kind);
         (status, Json(json!({"error": public_message(&self.0)}))).into_response()
     }
 }
