@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# The click-path benchmark: in one run, on this machine, a bare-302 server (same HTTP stack, no
-# work) and Clicktrail's click path in default and durable mode, each at peak load and
-# Clicktrail also at half its peak rate; requests/s, latency percentiles, ratios, peak RSS.
+# The click-path benchmark: a bare-302 server (same HTTP stack, no work) and Clicktrail's click
+# path in default and durable mode, all started side by side and measured in alternating rounds
+# on this machine (which is shared and noisy: each round measures every server back to back,
+# and the verdicts use the median round). Per round: peak requests/s of each server; Clicktrail
+# (default mode) at half its peak rate and the bare server at that same rate, with latency
+# percentiles (coordinated-omission corrected); at the end, peak RSS of both Clicktrails.
 #
-#   bench/click-path.sh [SECONDS] [CONNECTIONS]
+#   bench/click-path.sh [SECONDS] [CONNECTIONS] [ROUNDS]
 #
 # Needs `oha` (installed with `cargo install oha --locked` when missing) and python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-10}
 CONNS=${2:-32}
+ROUNDS=${3:-3}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/target}
 command -v oha >/dev/null || cargo install oha --locked
 echo "building release binaries …" >&2
@@ -24,7 +28,7 @@ ADMIN=bench-admin-key-0123456789
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_up() { for _ in $(seq 200); do curl -fs -o /dev/null "$1" && return 0; sleep 0.05; done; echo "server at $1 did not start" >&2; exit 1; }
-# oha run → "rps p50_ms p99_ms"
+# One oha run → "rps p50_ms p99_ms failures"
 load() {
   oha --no-tui --output-format json -z "${SECS}s" -c "$CONNS" -r 0 "$@" > "$WORK/oha.json"
   python3 - "$WORK/oha.json" <<'PY'
@@ -32,76 +36,72 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 s, p = d["summary"], d["latencyPercentiles"]
 codes = d.get("statusCodeDistribution", {})
-ok = sum(v for k, v in codes.items() if k.startswith("2") or k.startswith("3"))
-bad = sum(codes.values()) - ok
+bad = sum(v for k, v in codes.items() if not (k.startswith("2") or k.startswith("3")))
 print(f'{s["requestsPerSec"]:.0f} {p["p50"]*1000:.3f} {p["p99"]*1000:.3f} {bad}')
 PY
 }
-# Waits until the server's event buffer is empty (the writer kept up), then a moment more.
+warm() { oha --no-tui --output-format quiet -z 3s -c "$CONNS" -r 0 "$1" >/dev/null 2>&1 || true; }
+# Waits until a server's event buffer is empty (its writer kept up), then a moment more.
 settle() {
   local metrics="${1%%/c/*}/metrics"
   for _ in $(seq 100); do
     [ "$(curl -fs "$metrics" | awk '/^clicktrail_event_buffer_queued / {print $2}')" = "0" ] && break
     sleep 0.1
   done
-  sleep 2
+  sleep 1
 }
-# A short unmeasured run first, so every server is measured warm (page cache, allocator, files).
-warm() { oha --no-tui --output-format quiet -z 3s -c "$CONNS" -r 0 "$1" >/dev/null 2>&1 || true; }
 hwm_mb() { awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$1/status"; }
 
-start_clicktrail() { # mode → sets CT_PID CT_URL
+start_clicktrail() { # mode → prints "PID URL"
   local mode=$1 p; p=$(port)
   CLICKTRAIL_ADMIN_KEY=$ADMIN CLICKTRAIL_WRITE_MODE=$mode CLICKTRAIL_GEOIP_AUTO_INSTALL=false CLICKTRAIL_LOG=warn \
     "$BIN" serve --data-dir "$WORK/data-$mode" --listen "127.0.0.1:$p" > "$WORK/$mode.log" 2>&1 &
-  CT_PID=$!; PIDS+=("$CT_PID")
+  local pid=$!
   wait_up "http://127.0.0.1:$p/healthz"
   local api="http://127.0.0.1:$p/api" aff offer
   aff=$(curl -fs "$api/affiliates" -H "Authorization: Bearer $ADMIN" -d '{"name":"Bench"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
   offer=$(curl -fs "$api/offers" -H "Authorization: Bearer $ADMIN" \
     -d '{"name":"Bench","destination_url":"https://shop.example/land?cid={click_id}&s1={sub1}","payout":1.5,"payout_type":"cpa","revenue":2}' \
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
-  CT_URL="http://127.0.0.1:$p/c/$offer/$aff?sub1=bench&source_id=newsletter"
+  echo "$pid http://127.0.0.1:$p/c/$offer/$aff?sub1=bench&source_id=newsletter"
 }
 
-echo "cores: $(nproc), $SECS s per run, $CONNS connections" >&2
-BP=$(port); "$BARE" "127.0.0.1:$BP" & PIDS+=($!); wait_up "http://127.0.0.1:$BP/c/1/1" || true
-warm "http://127.0.0.1:$BP/c/1/1"
-read -r BARE_RPS BARE_P50 BARE_P99 BARE_BAD < <(load "http://127.0.0.1:$BP/c/1/1")
-BARE_PID=${PIDS[-1]}
+echo "cores: $(nproc), $SECS s per run, $CONNS connections, $ROUNDS rounds" >&2
+BP=$(port); "$BARE" "127.0.0.1:$BP" & PIDS+=($!)
+BARE_URL="http://127.0.0.1:$BP/c/1/1"
+wait_up "$BARE_URL" || true
+read -r DEF_PID DEF_URL < <(start_clicktrail default); PIDS+=("$DEF_PID")
+read -r DUR_PID DUR_URL < <(start_clicktrail durable); PIDS+=("$DUR_PID")
+warm "$BARE_URL"; warm "$DEF_URL"; settle "$DEF_URL"; warm "$DUR_URL"; settle "$DUR_URL"
 
-start_clicktrail default
-warm "$CT_URL"; settle "$CT_URL"
-read -r DEF_RPS DEF_P50 DEF_P99 DEF_BAD < <(load "$CT_URL")
-settle "$CT_URL"
-HALF=$(( ${DEF_RPS%.*} / 2 ))
-read -r HALF_RPS HALF_P50 HALF_P99 HALF_BAD < <(load -q "$HALF" --latency-correction "$CT_URL")
-# The baseline at the same fixed rate, for context on what this machine's scheduler allows.
-read -r BHALF_RPS BHALF_P50 BHALF_P99 BHALF_BAD < <(load -q "$HALF" --latency-correction "http://127.0.0.1:$BP/c/1/1")
-kill "$BARE_PID"
-DEF_RSS=$(hwm_mb "$CT_PID")
-kill -TERM "$CT_PID"; wait "$CT_PID" 2>/dev/null || true
+: > "$WORK/rounds"
+for round in $(seq "$ROUNDS"); do
+  echo "round $round …" >&2
+  read -r B_RPS B_P50 B_P99 B_BAD < <(load "$BARE_URL")
+  read -r D_RPS D_P50 D_P99 D_BAD < <(load "$DEF_URL"); settle "$DEF_URL"
+  read -r U_RPS U_P50 U_P99 U_BAD < <(load "$DUR_URL"); settle "$DUR_URL"
+  HALF=$(( ${D_RPS%.*} / 2 ))
+  read -r H_RPS H_P50 H_P99 H_BAD < <(load -q "$HALF" --latency-correction "$DEF_URL"); settle "$DEF_URL"
+  read -r BH_RPS BH_P50 BH_P99 BH_BAD < <(load -q "$HALF" --latency-correction "$BARE_URL")
+  echo "$round $B_RPS $B_P99 $D_RPS $D_P50 $D_P99 $U_RPS $U_P99 $HALF $H_P50 $H_P99 $BH_P99 $((B_BAD + D_BAD + U_BAD + H_BAD + BH_BAD))" >> "$WORK/rounds"
+done
+DEF_RSS=$(hwm_mb "$DEF_PID"); DUR_RSS=$(hwm_mb "$DUR_PID")
 
-start_clicktrail durable
-warm "$CT_URL"; settle "$CT_URL"
-read -r DUR_RPS DUR_P50 DUR_P99 DUR_BAD < <(load "$CT_URL")
-DUR_RSS=$(hwm_mb "$CT_PID")
-kill -TERM "$CT_PID"; wait "$CT_PID" 2>/dev/null || true
-
-python3 - "$BARE_RPS" "$DEF_RPS" "$DUR_RPS" <<PY
-import sys
-bare, default, durable = map(float, sys.argv[1:4])
+python3 - "$WORK/rounds" "$DEF_RSS" "$DUR_RSS" <<'PY'
+import statistics, sys
+rows = [list(map(float, l.split())) for l in open(sys.argv[1]) if l.strip()]
+def_rss, dur_rss = sys.argv[2], sys.argv[3]
 print()
-print("| run | requests/s | p50 ms | p99 ms | non-2xx/3xx | peak RSS MB |")
-print("| --- | ---: | ---: | ---: | ---: | ---: |")
-print(f"| bare 302 (baseline) | {bare:.0f} | $BARE_P50 | $BARE_P99 | $BARE_BAD | |")
-print(f"| click path, default mode, peak | {default:.0f} | $DEF_P50 | $DEF_P99 | $DEF_BAD | $DEF_RSS |")
-print(f"| click path, default mode, at {int(default)//2}/s (half peak) | $HALF_RPS | $HALF_P50 | $HALF_P99 | $HALF_BAD | |")
-print(f"| bare 302 at the same {int(default)//2}/s | $BHALF_RPS | $BHALF_P50 | $BHALF_P99 | $BHALF_BAD | |")
-print(f"| click path, durable mode, peak | {durable:.0f} | $DUR_P50 | $DUR_P99 | $DUR_BAD | $DUR_RSS |")
+print("| round | bare 302 req/s | click path req/s (p50 / p99 ms) | ratio | durable req/s | durable/default | half-peak rate | click path p50 / p99 ms | bare p99 ms at that rate | failures |")
+print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+ratios, durables, p99s = [], [], []
+for r in rows:
+    rnd, b, bp99, d, dp50, dp99, u, up99, half, hp50, hp99, bhp99, bad = r
+    ratios.append(d / b * 100); durables.append(u / d * 100); p99s.append(hp99)
+    print(f"| {int(rnd)} | {b:.0f} | {d:.0f} ({dp50:.3f} / {dp99:.3f}) | {d / b * 100:.1f} % | {u:.0f} | {u / d * 100:.1f} % | {half:.0f}/s | {hp50:.3f} / {hp99:.3f} | {bhp99:.3f} | {int(bad)} |")
 print()
-print(f"click path / bare 302: {default / bare * 100:.1f} %   (target >= 50 %)")
-print(f"durable / default:     {durable / default * 100:.1f} %   (target >= 50 %)")
-print(f"p99 at half peak:      $HALF_P99 ms   (target <= 2 ms)")
-print(f"peak RSS:              default $DEF_RSS MB, durable $DUR_RSS MB   (target <= 200 MB)")
+print(f"median click path / bare 302: {statistics.median(ratios):.1f} %   (target >= 50 %)")
+print(f"median durable / default:     {statistics.median(durables):.1f} %   (target >= 50 %)")
+print(f"median p99 at half peak:      {statistics.median(p99s):.3f} ms   (target <= 2 ms)")
+print(f"peak RSS:                     default {def_rss} MB, durable {dur_rss} MB   (target <= 200 MB)")
 PY
