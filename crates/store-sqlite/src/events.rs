@@ -286,66 +286,67 @@ fn insert_click(stmt: &mut rusqlite::CachedStatement<'_>, c: &Click) -> rusqlite
     ])
 }
 
+/// Reads a row of `CLICK_COLUMNS` (by position: a lookup by name scans every column name).
 fn read_click(r: &Row<'_>) -> rusqlite::Result<Click> {
-    let id: Vec<u8> = r.get("id")?;
+    let id: Vec<u8> = r.get(0)?;
     let mut bytes = [0u8; 16];
     if id.len() == 16 {
         bytes.copy_from_slice(&id);
     }
-    let text = |name: &str| r.get::<_, String>(name);
-    let query: String = text("query")?;
-    let ip: String = text("ip")?;
-    let error: u16 = r.get("error_code")?;
+    let text = |i: usize| r.get::<_, String>(i);
+    let query: String = text(44)?;
+    let ip: String = text(19)?;
+    let error: u16 = r.get(4)?;
     Ok(Click {
         id: ClickId::from_bytes(bytes),
-        at: from_ms(r.get("ts")?),
-        offer_id: r.get("offer_id")?,
-        affiliate_id: r.get("affiliate_id")?,
+        at: from_ms(r.get(1)?),
+        offer_id: r.get(2)?,
+        affiliate_id: r.get(3)?,
         params: TrackingParams {
-            subs: [text("sub1")?, text("sub2")?, text("sub3")?, text("sub4")?, text("sub5")?],
-            source_id: text("source_id")?,
-            creative_id: r.get("creative_id")?,
-            url_id: r.get("url_id")?,
-            campaign: text("campaign")?,
-            coupon_code: text("coupon_code")?,
-            idfa: text("idfa")?,
-            google_ad_id: text("google_ad_id")?,
-            android_id: text("android_id")?,
-            deep_link: text("deep_link")?,
-            extra: serde_json::from_str(&query).unwrap_or_default(),
+            subs: [text(10)?, text(11)?, text(12)?, text(13)?, text(14)?],
+            source_id: text(8)?,
+            creative_id: r.get(16)?,
+            url_id: r.get(17)?,
+            campaign: text(9)?,
+            coupon_code: text(15)?,
+            idfa: text(41)?,
+            google_ad_id: text(42)?,
+            android_id: text(43)?,
+            deep_link: text(18)?,
+            extra: if query == "[]" { Vec::new() } else { serde_json::from_str(&query).unwrap_or_default() },
         },
         ip: ip.parse().unwrap_or(std::net::IpAddr::from([0, 0, 0, 0])),
-        user_agent: text("user_agent")?,
-        referer: text("referer")?,
-        accept_language: text("accept_language")?,
-        language: text("language")?,
+        user_agent: text(20)?,
+        referer: text(21)?,
+        accept_language: text(22)?,
+        language: text(23)?,
         device: Device {
-            device_type: DeviceType::parse(&text("device_type")?),
-            os: OsFamily::parse(&text("os")?),
-            os_name: text("os_name")?,
-            os_version: text("os_version")?,
-            browser: text("browser")?,
-            browser_version: text("browser_version")?,
-            brand: text("brand")?,
-            model: text("model")?,
-            is_mobile: r.get("is_mobile")?,
-            is_tablet: r.get("is_tablet")?,
+            device_type: DeviceType::parse(&text(31)?),
+            os: OsFamily::parse(&text(32)?),
+            os_name: text(33)?,
+            os_version: text(34)?,
+            browser: text(35)?,
+            browser_version: text(36)?,
+            brand: text(37)?,
+            model: text(38)?,
+            is_mobile: r.get(39)?,
+            is_tablet: r.get(40)?,
         },
         geo: Geo {
-            country: CountryCode::parse(&text("country")?).ok(),
-            region: text("region")?,
-            city: text("city")?,
-            isp: text("isp")?,
-            carrier: text("carrier")?,
-            organization: text("organization")?,
-            connection_type: text("connection_type")?,
+            country: CountryCode::parse(&text(24)?).ok(),
+            region: text(25)?,
+            city: text(26)?,
+            isp: text(27)?,
+            carrier: text(28)?,
+            organization: text(29)?,
+            connection_type: text(30)?,
         },
-        is_unique: r.get("is_unique")?,
-        is_robot: r.get("is_robot")?,
-        is_filter: r.get("is_filter")?,
+        is_unique: r.get(5)?,
+        is_robot: r.get(6)?,
+        is_filter: r.get(7)?,
         rejection: Rejection::from_code(error),
-        payout: money(r.get("payout")?),
-        revenue: money(r.get("revenue")?),
+        payout: money(r.get(45)?),
+        revenue: money(r.get(46)?),
     })
 }
 

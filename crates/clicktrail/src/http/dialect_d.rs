@@ -31,7 +31,7 @@ const MAX_DAYS: i64 = 14;
 /// Most clicks returned.
 const MAX_CLICKS: usize = 5_000;
 /// Clicks read from the store at a time while filtering.
-const CHUNK: usize = 10_000;
+const CHUNK: usize = 5_000;
 
 /// An error in dialect D's body.
 pub struct DError(pub Error);

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The report benchmark: COUNT synthetic clicks (1 % converting) over 30 days loaded into the
+# embedded store, then the latency of the seeds' reports on them and the freshness of a click.
+#
+#   bench/reports.sh [COUNT]        (issue 5 asks for 10000000)
+#
+# The loaded data directory is kept in $BENCH_DATA (default /var/tmp/clicktrail-bench-COUNT)
+# and reused by later runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+COUNT=${1:-10000000}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/target}
+DATA=${BENCH_DATA:-/var/tmp/clicktrail-bench-$COUNT}
+ADMIN=bench-admin-key-0123456789
+cargo build --release --locked --quiet --bin clicktrail --example report_load
+if [ ! -f "$DATA/loaded" ]; then
+  rm -rf "$DATA"; mkdir -p "$DATA"
+  echo "loading $COUNT clicks into $DATA …" >&2
+  "$CARGO_TARGET_DIR/release/examples/report_load" "$DATA" "$ADMIN" "$COUNT" 30 > "$DATA/loaded.tmp"
+  mv "$DATA/loaded.tmp" "$DATA/loaded"
+fi
+# shellcheck disable=SC1091
+source "$DATA/loaded"
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+CLICKTRAIL_ADMIN_KEY=$ADMIN CLICKTRAIL_GEOIP_AUTO_INSTALL=false CLICKTRAIL_LOG=warn \
+  "$CARGO_TARGET_DIR/release/clicktrail" serve --data-dir "$DATA" --listen "127.0.0.1:$PORT" > /dev/null 2>&1 &
+PID=$!
+trap 'kill $PID 2>/dev/null' EXIT
+BASE="http://127.0.0.1:$PORT"
+for _ in $(seq 600); do curl -fs -o /dev/null "$BASE/healthz" && break; sleep 0.1; done
+RUNS=${RUNS:-5}
+best() { # best of RUNS (after one warm-up) of a curl, in ms
+  "$@" -o /dev/null -s -w '%{time_total}\n' > /dev/null
+  for _ in $(seq "$RUNS"); do "$@" -o /dev/null -s -w '%{time_total}\n'; done | sort -n | head -1 | awk '{printf "%.1f", $1*1000}'
+}
+FROM=$(date -u -d '30 days ago' +%F); TO=$(date -u +%F)
+A=$(best curl "$BASE/api/v1.2/admin/offerStats/$FROM/$TO/" -H "x-api-key: $ADMIN" -H "x-user-id: 1")
+E=$(best curl "$BASE/v1/stats?date_from=$FROM&date_to=$TO&group_by=sub1" -H "Authorization: Bearer $AFFILIATE_KEY")
+D_FROM=$(date -u -d '20 days ago' +%F); D_TO=$(date -u -d '7 days ago' +%F)
+D=$(best curl "$BASE/v1/affiliates/reporting/clicks/stream" -H "x-eflow-api-key: $ADMIN" -H 'content-type: application/json' \
+  -d "{\"from\":\"$D_FROM\",\"to\":\"$D_TO\",\"timezone_id\":67}")
+N=$(curl -fs "$BASE/v1/affiliates/reporting/clicks/stream" -H "x-eflow-api-key: $ADMIN" -H 'content-type: application/json' \
+  -d "{\"from\":\"$D_FROM\",\"to\":\"$D_TO\",\"timezone_id\":67}" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["clicks"]))')
+# Freshness: a click, then the report until it counts it.
+before=$(curl -fs "$BASE/api/reports?from=-1%20hour&to=now&offer_id=1" -H "Authorization: Bearer $ADMIN" | python3 -c 'import json,sys; print(json.load(sys.stdin)["totals"]["clicks"])')
+start=$(date +%s.%N)
+curl -fs -o /dev/null "$BASE/c/1/$AFFILIATE_ID" -A "Mozilla/5.0 (fresh)"
+while :; do
+  now=$(curl -fs "$BASE/api/reports?from=-1%20hour&to=now&offer_id=1" -H "Authorization: Bearer $ADMIN" | python3 -c 'import json,sys; print(json.load(sys.stdin)["totals"]["clicks"])')
+  [ "$now" -gt "$before" ] && break
+  sleep 0.01
+done
+F=$(python3 -c "import time; print(f'{(time.time() - $start) * 1000:.0f}')")
+echo
+echo "| measurement ($COUNT clicks over 30 days) | best of $RUNS | target |"
+echo "| --- | ---: | ---: |"
+echo "| seed 000: offerStats over 30 days | $A ms | ≤ 50 ms |"
+echo "| seed 004: /v1/stats by sub1 over 30 days | $E ms | ≤ 1000 ms |"
+echo "| seed 003: stream of $N clicks | $D ms | ≤ 200 ms |"
+echo "| a click visible in /api/reports | $F ms | ≤ 2000 ms |"
