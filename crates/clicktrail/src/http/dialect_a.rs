@@ -3,7 +3,7 @@
 //! admin's); errors: `{"status": <code>, "error": "<message>"}`; rows of 14 values.
 
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+use axum::http::{Extensions, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use super::error::public_message;
 use super::extract::Params;
 use crate::app::AppState;
-use crate::auth::{self, Caller};
+use crate::auth::Caller;
 use crate::error::{Error, ErrorKind};
 use crate::reports::{Audience, Filters, Request};
 
@@ -47,13 +47,13 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1.2/admin/offerStats/{start}/{end}/", get(offer_stats))
 }
 
-async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, Error> {
+async fn caller(state: &AppState, headers: &HeaderMap, extensions: &Extensions) -> Result<Caller, Error> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty());
     let (Some(key), Some(user)) = (header("x-api-key"), header("x-user-id")) else {
         // A logged-in panel session would be used here; the panel does not exist yet.
         return Err(Error::new(ErrorKind::Unauthenticated, "Send the x-api-key and x-user-id headers."));
     };
-    let caller = auth::authenticate(&state.config, key).await?;
+    let caller = super::extract::authenticate(extensions, state, key).await?;
     if user.parse::<i64>().ok() != Some(caller.user.id) {
         return Err(Error::new(ErrorKind::Unauthenticated, "The API key does not belong to this user id."));
     }
@@ -76,9 +76,10 @@ async fn offer_stats(
     State(state): State<AppState>,
     Path((start, end)): Path<(String, String)>,
     headers: HeaderMap,
+    extensions: Extensions,
     params: Params,
 ) -> Result<Json<Value>, AError> {
-    let _caller = caller(&state, &headers).await?;
+    let _caller = caller(&state, &headers, &extensions).await?;
     let snapshot = state.tracker.catalog().snapshot();
     let tz = match params.get("timezone") {
         Some(raw) => TimeZone::parse(raw).map_err(|e| Error::invalid("timezone", e.message))?,

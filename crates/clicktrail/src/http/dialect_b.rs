@@ -4,7 +4,7 @@
 //! bodies word for word.
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{Extensions, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -20,7 +20,6 @@ use serde_json::{Value, json};
 
 use super::extract::Params;
 use crate::app::AppState;
-use crate::auth;
 use crate::error::ErrorKind;
 use crate::reports::{Audience, Filters, Request};
 
@@ -68,9 +67,9 @@ fn unix<'n>(params: &Params, name: &'n str) -> Result<Option<DateTime<Utc>>, &'n
     }
 }
 
-async fn traffic_source(State(state): State<AppState>, params: Params) -> Response {
+async fn traffic_source(State(state): State<AppState>, extensions: Extensions, params: Params) -> Response {
     let key = params.0.get("rest_key").map(|k| k.trim()).unwrap_or("");
-    let caller = match auth::authenticate(&state.config, key).await {
+    let caller = match super::extract::authenticate(&extensions, &state, key).await {
         Ok(c) => c,
         Err(e) if e.kind == ErrorKind::Forbidden => return error(StatusCode::FORBIDDEN, "Your account is not active!"),
         Err(e) if e.kind == ErrorKind::Unauthenticated => {

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use super::error::public_message;
 use super::extract::Params;
 use crate::app::AppState;
-use crate::auth::{self, Caller};
+use crate::auth::Caller;
 use crate::error::{Error, ErrorKind};
 
 /// An error in dialect C's body.
@@ -54,7 +54,7 @@ impl FromRequestParts<AppState> for ApiKeyCaller {
         if key.is_empty() {
             return Err(Error::new(ErrorKind::Unauthenticated, "API key is missing or invalid.").into());
         }
-        match auth::authenticate(&state.config, key).await {
+        match super::extract::authenticate(&parts.extensions, state, key).await {
             Ok(caller) => Ok(Self(caller)),
             Err(e) if e.kind == ErrorKind::Unauthenticated => {
                 Err(Error::new(ErrorKind::Unauthenticated, "API key is missing or invalid.").into())

@@ -6,6 +6,7 @@
 use std::sync::OnceLock;
 
 use axum::extract::{Path, State};
+use axum::http::Extensions;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -22,7 +23,7 @@ use sha1::{Digest, Sha1};
 use super::error::public_message;
 use super::extract::JsonBody;
 use crate::app::AppState;
-use crate::auth::{self, Caller};
+use crate::auth::Caller;
 use crate::error::{Error, ErrorKind};
 use crate::track::catalog::Snapshot;
 
@@ -56,12 +57,12 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/affiliates/reporting/clicks/{id}", get(by_id))
 }
 
-async fn caller(state: &AppState, headers: &axum::http::HeaderMap) -> Result<Caller, Error> {
+async fn caller(state: &AppState, headers: &axum::http::HeaderMap, extensions: &Extensions) -> Result<Caller, Error> {
     let key = headers.get("x-eflow-api-key").and_then(|v| v.to_str().ok()).map(str::trim).unwrap_or("");
     if key.is_empty() {
         return Err(Error::new(ErrorKind::Unauthenticated, "Missing X-Eflow-API-Key header."));
     }
-    let caller = auth::authenticate(&state.config, key).await?;
+    let caller = super::extract::authenticate(extensions, state, key).await?;
     caller.require(Scope::ReadStats)?;
     Ok(caller)
 }
@@ -212,9 +213,10 @@ fn visible(caller: &Caller, snapshot: &Snapshot, c: &Click) -> bool {
 async fn stream(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,
+    extensions: Extensions,
     JsonBody(body): JsonBody,
 ) -> Result<Json<Value>, DError> {
-    let caller = caller(&state, &headers).await?;
+    let caller = caller(&state, &headers, &extensions).await?;
     let tz_id = body
         .get("timezone_id")
         .and_then(Value::as_i64)
@@ -264,9 +266,10 @@ async fn stream(
 async fn by_id(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,
+    extensions: Extensions,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, DError> {
-    let caller = caller(&state, &headers).await?;
+    let caller = caller(&state, &headers, &extensions).await?;
     let not_found = || Error::not_found("click", &id);
     let click_id = ClickId::parse(&id).map_err(|_| not_found())?;
     let click = state.tracker.events().click(click_id).await?.ok_or_else(not_found)?;

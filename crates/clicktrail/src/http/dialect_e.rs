@@ -29,7 +29,7 @@ use serde_json::{Value, json};
 use super::error::ApiError;
 use super::extract::{JsonBody, Params};
 use crate::app::AppState;
-use crate::auth::{self, Caller};
+use crate::auth::Caller;
 use crate::error::{Error, ErrorKind};
 use crate::manage::{self, ListRequest};
 use crate::reports;
@@ -51,7 +51,7 @@ impl FromRequestParts<AppState> for BearerCaller {
             )
             .into());
         }
-        Ok(Self(auth::authenticate(&state.config, token).await?))
+        Ok(Self(super::extract::authenticate(&parts.extensions, state, token).await?))
     }
 }
 

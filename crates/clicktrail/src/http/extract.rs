@@ -4,10 +4,13 @@ use std::collections::HashMap;
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::Extensions;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use clicktrail_domain::key::hash_secret;
 use clicktrail_store::Query;
 use serde_json::Value;
+use subtle::ConstantTimeEq;
 
 use super::error::ApiError;
 use crate::app::AppState;
@@ -43,12 +46,25 @@ pub fn bearer_or_api_key(parts: &Parts) -> Result<String, Error> {
     Err(unauthenticated("Missing API key: send 'Authorization: Bearer <API key>' or 'X-Api-Key: <API key>'."))
 }
 
+/// The caller a secret names. The rate-limit layer has usually authenticated the request
+/// already and left the caller in its extensions; that caller is reused when it holds the same
+/// secret (compared in constant time), so an API request looks its key up once.
+pub async fn authenticate(extensions: &Extensions, state: &AppState, secret: &str) -> Result<Caller, Error> {
+    if let Some(known) = extensions.get::<Caller>() {
+        let hash = hash_secret(secret.trim());
+        if bool::from(known.key.secret_hash.as_bytes().ct_eq(hash.as_bytes())) {
+            return Ok(known.clone());
+        }
+    }
+    auth::authenticate(&state.config, secret).await
+}
+
 impl FromRequestParts<AppState> for NativeCaller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let secret = bearer_or_api_key(parts)?;
-        Ok(Self(auth::authenticate(&state.config, &secret).await?))
+        Ok(Self(authenticate(&parts.extensions, state, &secret).await?))
     }
 }
 
