@@ -23,6 +23,7 @@ use clicktrail_domain::report::{Dimension, Key, money_out};
 use clicktrail_domain::timeexpr::{self, Edge};
 use clicktrail_domain::user::Role;
 use clicktrail_store::ConversionQuery;
+use clicktrail_store::events::bucket_start;
 use rust_decimal::prelude::ToPrimitive;
 use serde_json::{Value, json};
 
@@ -33,6 +34,7 @@ use crate::auth::Caller;
 use crate::error::{Error, ErrorKind};
 use crate::manage::{self, ListRequest};
 use crate::reports;
+use crate::track::catalog::Snapshot;
 
 /// A dialect-E caller: `Authorization: Bearer <key>` only.
 pub struct BearerCaller(pub Caller);
@@ -157,17 +159,18 @@ fn may_see(caller: &Caller, o: &Offer) -> bool {
 }
 
 /// Network-wide affiliate EPC of the last 30 days, per offer.
-async fn epc_by_offer(state: &AppState) -> Result<std::collections::HashMap<i64, f64>, Error> {
-    let to = Utc::now();
-    let aligned = |t: chrono::DateTime<Utc>| {
-        chrono::DateTime::from_timestamp(t.timestamp() - t.timestamp().rem_euclid(900), 0).unwrap_or(t)
-    };
+/// `offers` narrows the report to the offers asked about.
+async fn epc_by_offer(
+    state: &AppState,
+    offers: Option<Vec<i64>>,
+) -> Result<std::collections::HashMap<i64, f64>, Error> {
+    let now = Utc::now();
     let request = reports::Request {
-        from: aligned(to - chrono::Duration::days(30)),
-        to: aligned(to) + chrono::Duration::minutes(15),
+        from: bucket_start(now - chrono::Duration::days(30)),
+        to: bucket_start(now) + chrono::Duration::minutes(15),
         tz: chrono_tz::Tz::UTC,
         group_by: vec![Dimension::Offer],
-        filters: reports::Filters::default(),
+        filters: reports::Filters { offers, ..reports::Filters::default() },
         statuses: vec![ConversionStatus::Approved],
         audience: reports::Audience::Network,
     };
@@ -182,8 +185,7 @@ async fn epc_by_offer(state: &AppState) -> Result<std::collections::HashMap<i64,
         .collect())
 }
 
-fn offer_summary(state: &AppState, caller: &Caller, o: &Offer, epc: f64) -> Value {
-    let snapshot = state.tracker.catalog().snapshot();
+fn offer_summary(snapshot: &Snapshot, caller: &Caller, o: &Offer, epc: f64) -> Value {
     let vertical = o.spec.category_id.and_then(|c| snapshot.categories.get(&c).cloned());
     json!({
         "id": format!("offer_{}", o.id),
@@ -223,7 +225,7 @@ async fn offers(
     };
     let (page, per_page) = page_of(&params)?;
     let snapshot = state.tracker.catalog().snapshot();
-    let epc = epc_by_offer(&state).await?;
+    let epc = epc_by_offer(&state, None).await?;
     let mut list: Vec<&Offer> = snapshot
         .offers
         .values()
@@ -261,7 +263,7 @@ async fn offers(
         .iter()
         .skip(start)
         .take(per_page as usize)
-        .map(|o| offer_summary(&state, &caller, o, epc.get(&o.id).copied().unwrap_or(0.0)))
+        .map(|o| offer_summary(&snapshot, &caller, o, epc.get(&o.id).copied().unwrap_or(0.0)))
         .collect();
     Ok(Json(json!({"data": data, "meta": {"total": total, "page": page, "per_page": per_page}})))
 }
@@ -277,8 +279,8 @@ async fn offer(
         .and_then(|n| snapshot.offers.get(&n))
         .filter(|o| may_see(&caller, o))
         .ok_or_else(|| Error::not_found("offer", &id))?;
-    let epc = epc_by_offer(&state).await?.get(&o.id).copied().unwrap_or(0.0);
-    let mut detail = offer_summary(&state, &caller, o, epc);
+    let epc = epc_by_offer(&state, Some(vec![o.id])).await?.get(&o.id).copied().unwrap_or(0.0);
+    let mut detail = offer_summary(&snapshot, &caller, o, epc);
     let me = caller.affiliate_id();
     if let Some(map) = detail.as_object_mut() {
         map.insert("description".into(), json!(o.spec.description));
