@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use clicktrail_domain::click::{Click, Impression, Rejection};
+use clicktrail_domain::click::{Click, Device, Geo, Impression, Rejection};
 use clicktrail_domain::conversion::Conversion;
 use clicktrail_domain::offer::{ConversionStatus, DeviceType, OsFamily};
 use clicktrail_domain::report::{self, Dimension, Row, Shape, Totals, Traffic};
@@ -214,6 +214,18 @@ fn from_rollup(r: RollupRow) -> Traffic {
     }
 }
 
+fn country(geo: &Geo) -> String {
+    geo.country.map(|c| c.as_str().to_owned()).unwrap_or_default()
+}
+
+fn device_type(device: &Device) -> String {
+    device.device_type.map_or("", DeviceType::as_str).to_owned()
+}
+
+fn os(device: &Device) -> String {
+    device.os.map_or("", OsFamily::as_str).to_owned()
+}
+
 /// A raw click counted as the rollups count it (traffic on unknown ids is never counted).
 fn from_click(c: &Click) -> Option<Traffic> {
     if matches!(c.rejection, Some(Rejection::UnknownOffer | Rejection::UnknownAffiliate)) {
@@ -224,9 +236,9 @@ fn from_click(c: &Click) -> Option<Traffic> {
         offer_id: c.offer_id,
         affiliate_id: c.affiliate_id,
         source_id: c.params.source_id.clone(),
-        country: c.geo.country.map(|x| x.as_str().to_owned()).unwrap_or_default(),
-        device: c.device.device_type.map_or("", DeviceType::as_str).to_owned(),
-        os: c.device.os.map_or("", OsFamily::as_str).to_owned(),
+        country: country(&c.geo),
+        device: device_type(&c.device),
+        os: os(&c.device),
         subs: c.params.subs.clone(),
         impressions: 0,
         clicks: u64::from(!c.is_filter),
@@ -245,9 +257,9 @@ fn from_impression(i: &Impression) -> Option<Traffic> {
         offer_id: i.offer_id,
         affiliate_id: i.affiliate_id,
         source_id: i.params.source_id.clone(),
-        country: i.geo.country.map(|x| x.as_str().to_owned()).unwrap_or_default(),
-        device: i.device.device_type.map_or("", DeviceType::as_str).to_owned(),
-        os: i.device.os.map_or("", OsFamily::as_str).to_owned(),
+        country: country(&i.geo),
+        device: device_type(&i.device),
+        os: os(&i.device),
         subs: i.params.subs.clone(),
         impressions: 1,
         payout: i.payout,

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 use chrono::{Duration, Utc};
-use clicktrail_domain::click::{Click, ClickId, Impression, Rejection};
+use clicktrail_domain::click::{ClickId, Impression, Rejection};
 use clicktrail_domain::offer::RedirectMode;
 use clicktrail_domain::tracking;
 use clicktrail_store::{Config, EventStore, SharedCounters, StoreError};
@@ -293,11 +293,6 @@ impl Tracker {
     /// The events store.
     pub fn events(&self) -> &Arc<dyn EventStore> {
         &self.events
-    }
-
-    /// The click of a stored id (for tests and later the raw-click dialect).
-    pub async fn stored_click(&self, id: ClickId) -> Result<Option<Click>, StoreError> {
-        self.events.click(id).await
     }
 }
 

@@ -186,7 +186,7 @@ impl TestApp {
     pub async fn stored_click(&self, id: &str) -> clicktrail_domain::click::Click {
         let id = clicktrail_domain::click::ClickId::parse(id).expect("click id");
         for _ in 0..200 {
-            if let Some(click) = self.tracker.stored_click(id).await.expect("events store") {
+            if let Some(click) = self.tracker.events().click(id).await.expect("events store") {
                 return click;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
