@@ -1,17 +1,14 @@
-//! Reports: a request (range, zone, filters, grouping) turned into the engine's rows, reading
-//! the 15-minute rollups where they can answer and raw events where they must (a range that is
-//! not on quarter hours, or sub-id grouping and filters).
+//! Reports: a request (range, zone, filters, grouping) turned into one tally query for each
+//! store (they sum in the database, from the coarsest rollups that answer it) and the engine's
+//! rows.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use clicktrail_domain::click::{Click, Device, Geo, Impression, Rejection};
-use clicktrail_domain::conversion::Conversion;
-use clicktrail_domain::offer::{ConversionStatus, DeviceType, OsFamily};
-use clicktrail_domain::report::{self, Dimension, Row, Shape, Totals, Traffic};
-use clicktrail_store::events::BUCKET_SECONDS;
-use clicktrail_store::{ConversionQuery, ConversionStore, EventStore, RollupRow};
+use clicktrail_domain::offer::ConversionStatus;
+use clicktrail_domain::report::{self, Dimension, Key, Row, Shape, Totals};
+use clicktrail_store::{ConversionStore, EventStore, Served, TallyQuery};
 
 use crate::error::{Error, Result};
 use crate::track::catalog::Catalog;
@@ -78,8 +75,8 @@ pub struct Report {
     pub rows: Vec<Row>,
     /// Grand total.
     pub total: Totals,
-    /// Whether the rollups served it (else raw events).
-    pub from_rollups: bool,
+    /// What served it: rollups, raw events, or both.
+    pub served: Served,
 }
 
 /// The reporter.
@@ -87,14 +84,6 @@ pub struct Reporter {
     events: Arc<dyn EventStore>,
     conversions: Arc<dyn ConversionStore>,
     catalog: Arc<Catalog>,
-}
-
-fn within(list: &Option<Vec<String>>, value: &str) -> bool {
-    list.as_ref().is_none_or(|l| l.iter().any(|v| v.eq_ignore_ascii_case(value)))
-}
-
-fn within_id(list: &Option<Vec<i64>>, value: i64) -> bool {
-    list.as_ref().is_none_or(|l| l.contains(&value))
 }
 
 /// Offer and affiliate id sets implied by every id filter and the audience.
@@ -150,120 +139,42 @@ impl Reporter {
         Scope { offers, affiliates }
     }
 
-    /// Runs a report.
+    /// Runs a report: the stores sum traffic and conversions by the request's fields, and the
+    /// engine puts the sums into the rows of the report's zone.
     pub async fn run(&self, req: &Request) -> Result<Report> {
         if req.to <= req.from {
             return Err(Error::invalid("to", "must be after the start of the range"));
         }
         let scope = self.scope(req);
         let f = &req.filters;
-        let aligned = req.from.timestamp() % BUCKET_SECONDS == 0 && req.to.timestamp() % BUCKET_SECONDS == 0;
-        let needs_subs = req.group_by.iter().any(|d| !d.in_rollups()) || f.subs.iter().any(Option::is_some);
-        let from_rollups = aligned && !needs_subs;
-        let traffic: Vec<Traffic> = if from_rollups {
-            self.events.rollups(req.from, req.to).await?.into_iter().map(from_rollup).collect()
-        } else {
-            let clicks = self.events.clicks(req.from, req.to, usize::MAX).await?;
-            let impressions = self.events.impressions(req.from, req.to, usize::MAX).await?;
-            clicks.iter().filter_map(from_click).chain(impressions.iter().filter_map(from_impression)).collect()
+        let shape = Shape { group_by: req.group_by.clone(), tz: req.tz };
+        let ids = |v: &Option<Vec<i64>>| v.as_ref().map(|l| l.iter().map(|i| Key::Id(*i)).collect::<Vec<_>>());
+        let texts =
+            |v: &Option<Vec<String>>| v.as_ref().map(|l| l.iter().map(|t| Key::Text(t.clone())).collect::<Vec<_>>());
+        let mut filters: Vec<(Dimension, Option<Vec<Key>>)> = vec![
+            (Dimension::Offer, ids(&scope.offers)),
+            (Dimension::Affiliate, ids(&scope.affiliates)),
+            (Dimension::Country, texts(&f.countries)),
+            (Dimension::Source, texts(&f.sources)),
+            (Dimension::Device, texts(&f.devices)),
+            (Dimension::Os, texts(&f.oses)),
+        ];
+        for (i, sub) in f.subs.iter().enumerate() {
+            filters.push((Dimension::Sub(i as u8), texts(sub)));
+        }
+        let query = TallyQuery {
+            from: req.from,
+            to: req.to,
+            cuts: shape.cuts(req.from, req.to),
+            by_time: shape.by_time(),
+            group: shape.fields(),
+            filters: filters.into_iter().filter_map(|(d, v)| v.map(|v| (d, v))).collect(),
+            statuses: req.statuses.clone(),
         };
-        let keep =
-            |offer: i64, affiliate: i64, country: &str, source: &str, device: &str, os: &str, subs: &[String; 5]| {
-                within_id(&scope.offers, offer)
-                    && within_id(&scope.affiliates, affiliate)
-                    && within(&f.countries, country)
-                    && within(&f.sources, source)
-                    && within(&f.devices, device)
-                    && within(&f.oses, os)
-                    && f.subs.iter().zip(subs.iter()).all(|(want, have)| within(want, have))
-            };
-        let traffic: Vec<Traffic> = traffic
-            .into_iter()
-            .filter(|t| keep(t.offer_id, t.affiliate_id, &t.country, &t.source_id, &t.device, &t.os, &t.subs))
-            .collect();
-        let query = ConversionQuery { from: Some(req.from), to: Some(req.to), ..ConversionQuery::default() };
-        let conversions: Vec<Conversion> = self
-            .conversions
-            .conversions(&query)
-            .await?
-            .items
-            .into_iter()
-            .filter(|c| keep(c.offer_id, c.affiliate_id, &c.country, &c.source_id, &c.device, &c.os, &c.subs))
-            .collect();
-        let shape = Shape { group_by: req.group_by.clone(), tz: req.tz, statuses: req.statuses.clone() };
-        let (rows, total) = report::run(&shape, &traffic, &conversions);
-        Ok(Report { rows, total, from_rollups })
+        let (traffic, conversions) =
+            tokio::try_join!(self.events.traffic_tally(&query), self.conversions.conversion_tally(&query))?;
+        let served = traffic.served.and(conversions.served);
+        let (rows, total) = report::run(&shape, traffic.rows.into_iter().chain(conversions.rows));
+        Ok(Report { rows, total, served })
     }
-}
-
-fn from_rollup(r: RollupRow) -> Traffic {
-    Traffic {
-        at: r.bucket,
-        offer_id: r.offer_id,
-        affiliate_id: r.affiliate_id,
-        source_id: r.source_id,
-        country: r.country,
-        device: r.device_type,
-        os: r.os,
-        subs: Default::default(),
-        impressions: r.impressions,
-        clicks: r.clicks,
-        unique_clicks: r.unique_clicks,
-        payout: r.payout,
-        revenue: r.revenue,
-    }
-}
-
-fn country(geo: &Geo) -> String {
-    geo.country.map(|c| c.as_str().to_owned()).unwrap_or_default()
-}
-
-fn device_type(device: &Device) -> String {
-    device.device_type.map_or("", DeviceType::as_str).to_owned()
-}
-
-fn os(device: &Device) -> String {
-    device.os.map_or("", OsFamily::as_str).to_owned()
-}
-
-/// A raw click counted as the rollups count it (traffic on unknown ids is never counted).
-fn from_click(c: &Click) -> Option<Traffic> {
-    if matches!(c.rejection, Some(Rejection::UnknownOffer | Rejection::UnknownAffiliate)) {
-        return None;
-    }
-    Some(Traffic {
-        at: c.at,
-        offer_id: c.offer_id,
-        affiliate_id: c.affiliate_id,
-        source_id: c.params.source_id.clone(),
-        country: country(&c.geo),
-        device: device_type(&c.device),
-        os: os(&c.device),
-        subs: c.params.subs.clone(),
-        impressions: 0,
-        clicks: u64::from(!c.is_filter),
-        unique_clicks: u64::from(c.is_unique && !c.is_filter),
-        payout: c.payout.amount(),
-        revenue: c.revenue.amount(),
-    })
-}
-
-fn from_impression(i: &Impression) -> Option<Traffic> {
-    if i.rejection.is_some() {
-        return None;
-    }
-    Some(Traffic {
-        at: i.at,
-        offer_id: i.offer_id,
-        affiliate_id: i.affiliate_id,
-        source_id: i.params.source_id.clone(),
-        country: country(&i.geo),
-        device: device_type(&i.device),
-        os: os(&i.device),
-        subs: i.params.subs.clone(),
-        impressions: 1,
-        payout: i.payout,
-        revenue: i.revenue,
-        ..Traffic::default()
-    })
 }

@@ -13,9 +13,6 @@ use chrono_tz::Tz;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use crate::conversion::Conversion;
-use crate::offer::ConversionStatus;
-
 /// A grouping dimension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Dimension {
@@ -79,9 +76,9 @@ impl Dimension {
         }
     }
 
-    /// Whether rollups can serve it (sub-ids need raw clicks).
-    pub fn in_rollups(self) -> bool {
-        !matches!(self, Self::Sub(_))
+    /// Whether it is a time grouping (hour or date) rather than a field of the traffic.
+    pub fn is_time(self) -> bool {
+        matches!(self, Self::Hour | Self::Date)
     }
 }
 
@@ -95,35 +92,17 @@ pub enum Key {
     Text(String),
 }
 
-/// What a row of input traffic says (a rollup row, or a raw click or impression as one).
+/// The sums of one group in one stretch of time, as a store returns them: traffic and
+/// conversions already filtered.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Traffic {
-    /// Bucket or event time (UTC).
+pub struct Tally {
+    /// Start of the stretch (UTC). A stretch never crosses a local hour (or date) boundary of
+    /// the report's zone, so its start tells which hour and date it belongs to.
     pub at: DateTime<Utc>,
-    /// Offer.
-    pub offer_id: i64,
-    /// Affiliate.
-    pub affiliate_id: i64,
-    /// `source_id`.
-    pub source_id: String,
-    /// Country code or empty.
-    pub country: String,
-    /// Device class or empty.
-    pub device: String,
-    /// OS family or empty.
-    pub os: String,
-    /// Sub-ids (empty when served from rollups).
-    pub subs: [String; 5],
-    /// Impressions.
-    pub impressions: u64,
-    /// Clicks (not filtered).
-    pub clicks: u64,
-    /// Unique clicks.
-    pub unique_clicks: u64,
-    /// CPC and CPM payout.
-    pub payout: Decimal,
-    /// CPC and CPM revenue.
-    pub revenue: Decimal,
+    /// Values of the report's dimensions other than hour and date, in order.
+    pub key: Vec<Key>,
+    /// Sums.
+    pub totals: Totals,
 }
 
 /// The sums of a row.
@@ -176,7 +155,8 @@ impl Totals {
         *self == Totals::default()
     }
 
-    fn add(&mut self, other: &Totals) {
+    /// Adds another row's sums.
+    pub fn add(&mut self, other: &Totals) {
         self.impressions += other.impressions;
         self.clicks += other.clicks;
         self.unique_clicks += other.unique_clicks;
@@ -187,15 +167,57 @@ impl Totals {
     }
 }
 
-/// A report's grouping, time zone and conversion statuses.
+/// A report's grouping and time zone.
 #[derive(Debug, Clone)]
 pub struct Shape {
     /// Group-by dimensions, in order.
     pub group_by: Vec<Dimension>,
     /// Report time zone.
     pub tz: Tz,
-    /// Statuses whose conversions count (approved by default).
-    pub statuses: Vec<ConversionStatus>,
+}
+
+impl Shape {
+    /// The dimensions a store groups by: all but hour and date.
+    pub fn fields(&self) -> Vec<Dimension> {
+        self.group_by.iter().copied().filter(|d| !d.is_time()).collect()
+    }
+
+    /// The finest time grouping asked for, if any.
+    fn time(&self) -> Option<Dimension> {
+        if self.group_by.contains(&Dimension::Hour) {
+            Some(Dimension::Hour)
+        } else if self.group_by.contains(&Dimension::Date) {
+            Some(Dimension::Date)
+        } else {
+            None
+        }
+    }
+
+    /// The instants strictly inside `(from, to)` where a local hour (grouping by hour) or a
+    /// local date (grouping by date) of the zone begins: a store keeps its tallies apart there.
+    /// Empty when the report has no time grouping.
+    pub fn cuts(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<DateTime<Utc>> {
+        let Some(time) = self.time() else { return Vec::new() };
+        // Every offset in use is a multiple of 15 minutes: local hours begin on UTC quarter hours.
+        let quarter = 900;
+        let mut at = (from.timestamp().div_euclid(quarter) + 1) * quarter;
+        let mut cuts = Vec::new();
+        while at < to.timestamp() {
+            if let Some(t) = DateTime::from_timestamp(at, 0) {
+                let local = t.with_timezone(&self.tz);
+                if local.minute() == 0 && (time == Dimension::Hour || local.hour() == 0) {
+                    cuts.push(t);
+                }
+            }
+            at += quarter;
+        }
+        cuts
+    }
+
+    /// Whether tallies must be kept apart by time.
+    pub fn by_time(&self) -> bool {
+        self.time().is_some()
+    }
 }
 
 /// One output row.
@@ -207,85 +229,27 @@ pub struct Row {
     pub totals: Totals,
 }
 
-/// Where an input sits on every dimension.
-struct Point<'a> {
-    at: DateTime<Utc>,
-    offer: i64,
-    affiliate: i64,
-    source: &'a str,
-    country: &'a str,
-    device: &'a str,
-    os: &'a str,
-    subs: &'a [String; 5],
-}
-
-fn key_of(shape: &Shape, p: &Point<'_>) -> Vec<Key> {
-    let local = p.at.with_timezone(&shape.tz);
+fn key_of(shape: &Shape, tally: Tally) -> Vec<Key> {
+    let local = tally.at.with_timezone(&shape.tz);
+    let mut fields = tally.key.into_iter();
     shape
         .group_by
         .iter()
         .map(|d| match d {
             Dimension::Hour => Key::Text(format!("{} {:02}:00:00", local.format("%Y-%m-%d"), local.hour())),
             Dimension::Date => Key::Text(local.format("%Y-%m-%d").to_string()),
-            Dimension::Offer => Key::Id(p.offer),
-            Dimension::Affiliate => Key::Id(p.affiliate),
-            Dimension::Country => Key::Text(p.country.to_owned()),
-            Dimension::Source => Key::Text(p.source.to_owned()),
-            Dimension::Sub(i) => Key::Text(p.subs[usize::from(*i).min(4)].clone()),
-            Dimension::Device => Key::Text(p.device.to_owned()),
-            Dimension::Os => Key::Text(p.os.to_owned()),
+            _ => fields.next().unwrap_or(Key::Text(String::new())),
         })
         .collect()
 }
 
-/// Sums traffic and conversions into rows ordered by key (buckets first, then ids), plus the
-/// grand total; rows where nothing counted (only filtered bots, say) are left out. Callers have
-/// already filtered both inputs.
-pub fn run<'a>(
-    shape: &Shape,
-    traffic: impl IntoIterator<Item = &'a Traffic>,
-    conversions: impl IntoIterator<Item = &'a Conversion>,
-) -> (Vec<Row>, Totals) {
+/// Sums tallies into rows ordered by key (buckets first, then ids), plus the grand total; rows
+/// where nothing counted (only filtered bots, say) are left out.
+pub fn run(shape: &Shape, tallies: impl IntoIterator<Item = Tally>) -> (Vec<Row>, Totals) {
     let mut rows: BTreeMap<Vec<Key>, Totals> = BTreeMap::new();
-    for t in traffic {
-        let point = Point {
-            at: t.at,
-            offer: t.offer_id,
-            affiliate: t.affiliate_id,
-            source: &t.source_id,
-            country: &t.country,
-            device: &t.device,
-            os: &t.os,
-            subs: &t.subs,
-        };
-        let key = key_of(shape, &point);
-        let r = rows.entry(key).or_default();
-        r.impressions += t.impressions;
-        r.clicks += t.clicks;
-        r.unique_clicks += t.unique_clicks;
-        r.payout += t.payout;
-        r.revenue += t.revenue;
-    }
-    for c in conversions.into_iter().filter(|c| shape.statuses.contains(&c.status)) {
-        let point = Point {
-            at: c.created_at,
-            offer: c.offer_id,
-            affiliate: c.affiliate_id,
-            source: &c.source_id,
-            country: &c.country,
-            device: &c.device,
-            os: &c.os,
-            subs: &c.subs,
-        };
-        let key = key_of(shape, &point);
-        let r = rows.entry(key).or_default();
-        if c.is_lead {
-            r.leads += 1;
-        } else {
-            r.conversions += 1;
-        }
-        r.payout += c.payout.amount();
-        r.revenue += c.revenue.amount();
+    for tally in tallies {
+        let totals = tally.totals.clone();
+        rows.entry(key_of(shape, tally)).or_default().add(&totals);
     }
     let mut total = Totals::default();
     let rows: Vec<Row> = rows
@@ -313,12 +277,16 @@ mod tests {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
     }
 
-    fn traffic(when: &str, offer: i64, clicks: u64) -> Traffic {
-        Traffic { at: at(when), offer_id: offer, affiliate_id: 1, clicks, unique_clicks: clicks, ..Traffic::default() }
+    fn traffic(when: &str, offer: i64, clicks: u64) -> Tally {
+        Tally {
+            at: at(when),
+            key: vec![Key::Id(offer)],
+            totals: Totals { clicks, unique_clicks: clicks, ..Totals::default() },
+        }
     }
 
     fn shape(group_by: Vec<Dimension>, tz: Tz) -> Shape {
-        Shape { group_by, tz, statuses: vec![ConversionStatus::Approved] }
+        Shape { group_by, tz }
     }
 
     #[test]
@@ -328,7 +296,7 @@ mod tests {
             traffic("2026-05-27T18:30:00Z", 1, 2),
             traffic("2026-05-27T18:45:00Z", 1, 4),
         ];
-        let (rows, total) = run(&shape(vec![Dimension::Date], chrono_tz::Asia::Kolkata), &t, []);
+        let (rows, total) = run(&shape(vec![Dimension::Date], chrono_tz::Asia::Kolkata), t.clone());
         let dates: Vec<_> = rows.iter().map(|r| (r.key[0].clone(), r.totals.clicks)).collect();
         assert_eq!(
             dates,
@@ -337,7 +305,7 @@ mod tests {
         );
         assert_eq!(total.clicks, 7);
         let k = [traffic("2026-05-27T18:00:00Z", 1, 1), traffic("2026-05-27T18:15:00Z", 1, 2)];
-        let (rows, _) = run(&shape(vec![Dimension::Date], chrono_tz::Asia::Kathmandu), &k, []);
+        let (rows, _) = run(&shape(vec![Dimension::Date], chrono_tz::Asia::Kathmandu), k);
         assert_eq!(
             rows.iter().map(|r| r.totals.clicks).collect::<Vec<_>>(),
             [1, 2],
@@ -349,9 +317,27 @@ mod tests {
     fn hours_across_a_dst_change() {
         // New York, 2026-03-08: 01:59 EST is followed by 03:00 EDT.
         let t = [traffic("2026-03-08T06:45:00Z", 1, 1), traffic("2026-03-08T07:00:00Z", 1, 2)];
-        let (rows, _) = run(&shape(vec![Dimension::Hour], chrono_tz::America::New_York), &t, []);
+        let (rows, _) = run(&shape(vec![Dimension::Hour], chrono_tz::America::New_York), t.clone());
         let hours: Vec<_> = rows.iter().map(|r| r.key[0].clone()).collect();
         assert_eq!(hours, [Key::Text("2026-03-08 01:00:00".into()), Key::Text("2026-03-08 03:00:00".into())]);
+    }
+
+    #[test]
+    fn cuts_fall_on_local_hours_and_dates() {
+        let day = shape(vec![Dimension::Date], chrono_tz::Asia::Kolkata);
+        assert_eq!(
+            day.cuts(at("2026-05-27T00:00:00Z"), at("2026-05-29T00:00:00Z")),
+            [at("2026-05-27T18:30:00Z"), at("2026-05-28T18:30:00Z")]
+        );
+        let hours = shape(vec![Dimension::Offer, Dimension::Hour], chrono_tz::America::New_York);
+        let cuts = hours.cuts(at("2026-03-08T05:30:00Z"), at("2026-03-08T08:00:00Z"));
+        assert_eq!(cuts, [at("2026-03-08T06:00:00Z"), at("2026-03-08T07:00:00Z")], "02:00 local never happens");
+        assert!(
+            shape(vec![Dimension::Offer], chrono_tz::UTC)
+                .cuts(at("2026-03-08T00:00:00Z"), at("2026-03-10T00:00:00Z"))
+                .is_empty()
+        );
+        assert_eq!(hours.fields(), [Dimension::Offer]);
     }
 
     #[test]

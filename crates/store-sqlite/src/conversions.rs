@@ -4,13 +4,18 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use clicktrail_domain::conversion::Conversion;
+use clicktrail_domain::money::Money;
 use clicktrail_domain::offer::ConversionStatus;
+use clicktrail_domain::report::{Dimension, Totals};
+use clicktrail_store::tally::{Grain, Piece, Tallies, TallyQuery};
 use clicktrail_store::{
     Attempt, ConversionQuery, ConversionStore, Job, JobNext, JobQueue, JobsFor, NewJob, Page, Recorded, StoreError,
 };
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
 
+use crate::events::{count, from_units};
+use crate::tally::{self, Select, Table, raw_column, rollup_column};
 use crate::{SqliteStore, backend};
 
 fn ms(t: DateTime<Utc>) -> i64 {
@@ -59,8 +64,138 @@ fn find_txid(conn: &Connection, offer_id: i64, txid: &str) -> Result<Option<Conv
     row.map(|(id, doc)| from_doc(id, &doc)).transpose()
 }
 
+fn units(m: Money) -> i64 {
+    crate::events::to_units(m)
+}
+
+/// What a conversion adds to its rollups.
+struct Counted {
+    created_at: i64,
+    offer_id: i64,
+    affiliate_id: i64,
+    status: String,
+    is_lead: bool,
+    payout: i64,
+    revenue: i64,
+}
+
+impl Counted {
+    fn of(c: &Conversion) -> Self {
+        Self {
+            created_at: ms(c.created_at),
+            offer_id: c.offer_id,
+            affiliate_id: c.affiliate_id,
+            status: c.status.as_str().to_owned(),
+            is_lead: c.is_lead,
+            payout: units(c.payout),
+            revenue: units(c.revenue),
+        }
+    }
+}
+
+/// Adds (`sign` 1) or takes away (`sign` -1) a conversion in the hourly and daily rollups.
+fn roll(tx: &Transaction<'_>, c: &Counted, sign: i64) -> Result<(), StoreError> {
+    for grain in [3_600_i64, 86_400] {
+        let bucket = c.created_at.div_euclid(grain * 1000) * grain;
+        let key = params![grain, bucket, c.offer_id, c.affiliate_id, c.status, c.is_lead];
+        tx.prepare_cached(
+            "INSERT INTO conversion_rollups (grain, bucket, offer_id, affiliate_id, status, is_lead, conversions, payout, revenue)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+             ON CONFLICT DO UPDATE SET conversions = conversions + excluded.conversions,
+                payout = payout + excluded.payout, revenue = revenue + excluded.revenue",
+        )
+        .map_err(backend)?
+        .execute(params![grain, bucket, c.offer_id, c.affiliate_id, c.status, c.is_lead, sign, sign * c.payout, sign * c.revenue])
+        .map_err(backend)?;
+        tx.prepare_cached(
+            "DELETE FROM conversion_rollups WHERE grain = ?1 AND bucket = ?2 AND offer_id = ?3 AND affiliate_id = ?4
+             AND status = ?5 AND is_lead = ?6 AND conversions = 0 AND payout = 0 AND revenue = 0",
+        )
+        .map_err(backend)?
+        .execute(key)
+        .map_err(backend)?;
+    }
+    Ok(())
+}
+
+fn conversion_totals(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Totals> {
+    Ok(Totals {
+        leads: count(r.get(at)?),
+        conversions: count(r.get(at + 1)?),
+        payout: from_units(r.get(at + 2)?),
+        revenue: from_units(r.get(at + 3)?),
+        ..Totals::default()
+    })
+}
+
+fn conversion_tally(conn: &Connection, query: &TallyQuery) -> Result<Tallies, StoreError> {
+    let by_offer = query.fields().iter().all(|d| matches!(d, Dimension::Offer | Dimension::Affiliate));
+    let tables: Vec<Table> = if by_offer {
+        [86_400, 3_600]
+            .into_iter()
+            .map(|seconds| Table {
+                grain: Grain { seconds, filled_to_ms: None },
+                from: "conversion_rollups",
+                condition: format!("grain = {seconds}"),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let statuses: Vec<Value> = query.statuses.iter().map(|s| Value::Text(s.as_str().to_owned())).collect();
+    let status_in = format!("status IN ({})", vec!["?"; statuses.len()].join(", "));
+    if statuses.is_empty() {
+        return Ok(Tallies::default());
+    }
+    let time = |expr: &str| query.by_time.then(|| expr.to_owned());
+    tally::over(
+        query,
+        &tables,
+        |table, piece, out| {
+            let mut args: Vec<Value> = vec![(piece.from_ms / 1000).into(), (piece.to_ms / 1000).into()];
+            args.extend(statuses.iter().cloned());
+            let mut select = Select {
+                from: table.from,
+                conditions: vec![table.condition.clone(), "bucket >= ?".into(), "bucket < ?".into(), status_in.clone()],
+                args,
+                time: time("bucket"),
+                columns: tally::columns(query, rollup_column)?,
+                sums: "sum(CASE WHEN is_lead = 1 THEN conversions ELSE 0 END),
+                    sum(CASE WHEN is_lead = 1 THEN 0 ELSE conversions END), sum(payout), sum(revenue)",
+            };
+            tally::filter(&mut select, query, rollup_column)?;
+            tally::read(conn, &select, query, piece.from_ms, conversion_totals, out)
+        },
+        |piece: &Piece, out| {
+            let mut args: Vec<Value> = vec![piece.from_ms.into(), piece.to_ms.into()];
+            args.extend(statuses.iter().cloned());
+            let mut select = Select {
+                from: "conversions",
+                conditions: vec!["created_at >= ?".into(), "created_at < ?".into(), status_in.clone()],
+                args,
+                time: time("created_at / 900000 * 900"),
+                columns: tally::columns(query, raw_column)?,
+                sums: "sum(is_lead), sum(1 - is_lead), sum(payout), sum(revenue)",
+            };
+            tally::filter(&mut select, query, raw_column)?;
+            tally::read(conn, &select, query, piece.from_ms, conversion_totals, out)
+        },
+    )
+}
+
 #[async_trait]
 impl ConversionStore for SqliteStore {
+    async fn conversion_tally(&self, query: &TallyQuery) -> Result<Tallies, StoreError> {
+        let query = query.clone();
+        self.with(move |conn| {
+            let tx = conn.transaction().map_err(backend)?;
+            let tallies = conversion_tally(&tx, &query)?;
+            tx.commit().map_err(backend)?;
+            Ok(tallies)
+        })
+        .await
+    }
+
     async fn record(&self, mut conversion: Conversion, jobs: JobsFor) -> Result<Recorded, StoreError> {
         self.with(move |conn| {
             let tx = conn.transaction().map_err(backend)?;
@@ -71,12 +206,19 @@ impl ConversionStore for SqliteStore {
             }
             // The document is stored without its id (the row has it), so one insert does.
             conversion.id = 0;
+            let c = &conversion;
             tx.execute(
-                "INSERT INTO conversions (offer_id, affiliate_id, status, created_at, txid, doc) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![conversion.offer_id, conversion.affiliate_id, conversion.status.as_str(), ms(conversion.created_at), conversion.txid, to_doc(&conversion)?],
+                "INSERT INTO conversions (offer_id, affiliate_id, status, created_at, txid, doc, is_lead, payout, revenue,
+                    source_id, country, device_type, os, sub1, sub2, sub3, sub4, sub5)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+                params![c.offer_id, c.affiliate_id, c.status.as_str(), ms(c.created_at), c.txid, to_doc(c)?, c.is_lead,
+                    units(c.payout), units(c.revenue), c.source_id, c.country, c.device, c.os,
+                    c.subs[0], c.subs[1], c.subs[2], c.subs[3], c.subs[4]],
             )
             .map_err(backend)?;
-            conversion.id = tx.last_insert_rowid();
+            let id = tx.last_insert_rowid();
+            roll(&tx, &Counted::of(c), 1)?;
+            conversion.id = id;
             insert_jobs(&tx, &jobs(&conversion))?;
             tx.commit().map_err(backend)?;
             Ok(Recorded::New(conversion))
@@ -146,15 +288,34 @@ impl ConversionStore for SqliteStore {
         let c = conversion.clone();
         self.with(move |conn| {
             let tx = conn.transaction().map_err(backend)?;
-            let n = tx
-                .execute(
-                    "UPDATE conversions SET status = ?1, doc = ?2 WHERE id = ?3",
-                    params![c.status.as_str(), to_doc(&c)?, c.id],
+            let before: Option<Counted> = tx
+                .query_row(
+                    "SELECT created_at, offer_id, affiliate_id, status, is_lead, payout, revenue FROM conversions WHERE id = ?1",
+                    params![c.id],
+                    |r| {
+                        Ok(Counted {
+                            created_at: r.get(0)?,
+                            offer_id: r.get(1)?,
+                            affiliate_id: r.get(2)?,
+                            status: r.get(3)?,
+                            is_lead: r.get(4)?,
+                            payout: r.get(5)?,
+                            revenue: r.get(6)?,
+                        })
+                    },
                 )
+                .optional()
                 .map_err(backend)?;
-            if n == 0 {
+            let Some(before) = before else {
                 return Err(StoreError::NotFound { kind: "conversion", id: c.id });
-            }
+            };
+            tx.execute(
+                "UPDATE conversions SET status = ?1, doc = ?2, is_lead = ?3, payout = ?4, revenue = ?5 WHERE id = ?6",
+                params![c.status.as_str(), to_doc(&c)?, c.is_lead, units(c.payout), units(c.revenue), c.id],
+            )
+            .map_err(backend)?;
+            roll(&tx, &before, -1)?;
+            roll(&tx, &Counted::of(&c), 1)?;
             insert_jobs(&tx, &jobs)?;
             tx.commit().map_err(backend)
         })

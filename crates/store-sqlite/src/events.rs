@@ -11,23 +11,23 @@ use clicktrail_domain::click::{Click, ClickId, Device, Geo, Impression, Rejectio
 use clicktrail_domain::geo::CountryCode;
 use clicktrail_domain::money::Money;
 use clicktrail_domain::offer::{DeviceType, OsFamily};
+use clicktrail_domain::report::{Dimension, Totals};
 use clicktrail_store::StoreError;
 use clicktrail_store::events::{AcceptedCount, BUCKET_SECONDS, EventBatch, EventStore, RollupRow, bucket_start};
+use clicktrail_store::tally::{Grain, Piece, Tallies, TallyQuery};
 use rusqlite::{Connection, Row, params};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 
+use crate::fold;
 use crate::migrate::{EVENT_MIGRATIONS, migrate_with};
-use crate::{backend, configure};
+use crate::tally::{self, Select, Table, raw_column, rollup_column};
+use crate::{MONEY_SCALE, backend, configure};
 
 /// Name of the events database file inside the data directory.
 pub const EVENTS_FILE: &str = "events.db";
 
-/// Money is stored as whole 10^-8ths: exact for amounts (at most four decimals) and for the
-/// thousandth of a cpm amount an impression earns (at most seven).
-const MONEY_SCALE: u32 = 8;
-
-fn to_units(m: Money) -> i64 {
+pub(crate) fn to_units(m: Money) -> i64 {
     decimal_units(m.amount())
 }
 
@@ -35,7 +35,7 @@ fn decimal_units(d: Decimal) -> i64 {
     (d * Decimal::from(10_i64.pow(MONEY_SCALE))).trunc().to_i64().unwrap_or(0)
 }
 
-fn from_units(units: i64) -> Decimal {
+pub(crate) fn from_units(units: i64) -> Decimal {
     Decimal::new(units, MONEY_SCALE).normalize()
 }
 
@@ -75,8 +75,37 @@ impl WriterThread {
             .name("clicktrail-events-writer".into())
             .spawn(move || {
                 lower_priority();
-                while let Ok(job) = queue.recv() {
-                    job(&mut conn);
+                // Between writes, and every second when idle, fold finished quarter hours into
+                // the coarse rollups, a small step at a time.
+                let mut behind = true;
+                let mut folded_to = i64::MIN;
+                loop {
+                    let job = if behind {
+                        match queue.try_recv() {
+                            Ok(job) => Some(job),
+                            Err(std::sync::mpsc::TryRecvError::Empty) => None,
+                            Err(std::sync::mpsc::TryRecvError::Disconnected) => break,
+                        }
+                    } else {
+                        match queue.recv_timeout(std::time::Duration::from_secs(1)) {
+                            Ok(job) => Some(job),
+                            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => None,
+                            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+                        }
+                    };
+                    if let Some(job) = job {
+                        job(&mut conn);
+                    }
+                    let due = fold::due_now();
+                    if behind || due > folded_to {
+                        behind = fold::step(&mut conn, due).unwrap_or_else(|e| {
+                            tracing::warn!(error = %e, "cannot fold rollups; trying again shortly");
+                            false
+                        });
+                        if !behind {
+                            folded_to = due;
+                        }
+                    }
                 }
             })
             .map_err(|e| StoreError::Backend(format!("cannot start the events writer: {e}")))?;
@@ -352,6 +381,7 @@ fn read_click(r: &Row<'_>) -> rusqlite::Result<Click> {
 
 fn append_batch(conn: &mut Connection, batch: &EventBatch) -> Result<(), StoreError> {
     let tx = conn.transaction().map_err(backend)?;
+    let high_water = fold::high_water(&tx)?;
     {
         let mut stmt = tx.prepare_cached(INSERT_CLICK).map_err(backend)?;
         for c in &batch.clicks {
@@ -420,14 +450,18 @@ fn append_batch(conn: &mut Connection, batch: &EventBatch) -> Result<(), StoreEr
             .map_err(backend)?;
         }
     }
+    let oldest = batch.clicks.iter().map(|c| c.at).chain(batch.impressions.iter().map(|i| i.at)).min();
+    if let Some(oldest) = oldest {
+        fold::add_late(&tx, high_water, ms(oldest))?;
+    }
     tx.commit().map_err(backend)
 }
 
 fn id_bound(at: DateTime<Utc>) -> Vec<u8> {
-    ClickId::floor(u64::try_from(ms(at)).unwrap_or(0)).to_bytes().to_vec()
+    id_bound_ms(ms(at))
 }
 
-fn count(n: i64) -> u64 {
+pub(crate) fn count(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
@@ -552,6 +586,22 @@ impl EventStore for SqliteEvents {
         .await
     }
 
+    async fn traffic_tally(&self, query: &TallyQuery) -> Result<Tallies, StoreError> {
+        let query = query.clone();
+        Self::with(&self.reader, move |conn| {
+            // One read transaction: the marks and every table seen at the same moment.
+            let tx = conn.transaction().map_err(backend)?;
+            let tallies = traffic_tally(&tx, &query)?;
+            tx.commit().map_err(backend)?;
+            Ok(tallies)
+        })
+        .await
+    }
+
+    async fn compact(&self, through: DateTime<Utc>) -> Result<(), StoreError> {
+        self.writer.run(move |conn| fold::through(conn, ms(through))).await
+    }
+
     async fn accepted_since(&self, since: DateTime<Utc>) -> Result<Vec<AcceptedCount>, StoreError> {
         let from = since.timestamp().div_euclid(BUCKET_SECONDS) * BUCKET_SECONDS;
         Self::with(&self.reader, move |conn| {
@@ -611,4 +661,149 @@ impl EventStore for SqliteEvents {
             })
             .await
     }
+}
+
+/// The smallest set of rollups holding every field a query needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cube {
+    /// Offer and affiliate: `rollup_offer_days`, `rollup_offer_hours`, `rollup_clicks`.
+    Offer,
+    /// The key of `rollup_clicks`: `rollup_days`, `rollup_clicks`.
+    Full,
+    /// Offer, affiliate and one sub-id: `rollup_sub_days`.
+    Sub(u8),
+    /// Anything else: raw events only.
+    Raw,
+}
+
+impl Cube {
+    fn for_fields(fields: &[Dimension]) -> Self {
+        use Dimension as D;
+        let subs: Vec<u8> = fields.iter().filter_map(|d| if let D::Sub(i) = d { Some(*i) } else { None }).collect();
+        if fields.iter().all(|d| matches!(d, D::Offer | D::Affiliate)) {
+            Cube::Offer
+        } else if let [only] = subs.as_slice()
+            && fields.iter().all(|d| matches!(d, D::Offer | D::Affiliate | D::Sub(_)))
+        {
+            Cube::Sub(*only)
+        } else if fields
+            .iter()
+            .all(|d| matches!(d, D::Offer | D::Affiliate | D::Source | D::Country | D::Device | D::Os))
+        {
+            Cube::Full
+        } else {
+            Cube::Raw
+        }
+    }
+
+    /// Its tables, coarsest first, given the fold marks (offer, full, sub).
+    fn tables(self, marks: [Option<i64>; 3]) -> Vec<Table> {
+        // A fold not yet started holds nothing: its rows cover nothing.
+        let filled = |m: Option<i64>| Some(m.unwrap_or(i64::MIN));
+        let quarters = Table {
+            grain: Grain { seconds: BUCKET_SECONDS, filled_to_ms: None },
+            from: "rollup_clicks",
+            condition: String::new(),
+        };
+        match self {
+            Cube::Offer => vec![
+                Table {
+                    grain: Grain { seconds: 86_400, filled_to_ms: filled(marks[0]) },
+                    from: "rollup_offer_days",
+                    condition: String::new(),
+                },
+                Table {
+                    grain: Grain { seconds: 3_600, filled_to_ms: filled(marks[0]) },
+                    from: "rollup_offer_hours",
+                    condition: String::new(),
+                },
+                quarters,
+            ],
+            Cube::Full => vec![
+                Table {
+                    grain: Grain { seconds: 86_400, filled_to_ms: filled(marks[1]) },
+                    from: "rollup_days",
+                    condition: String::new(),
+                },
+                quarters,
+            ],
+            Cube::Sub(i) => vec![Table {
+                grain: Grain { seconds: 86_400, filled_to_ms: filled(marks[2]) },
+                from: "rollup_sub_days",
+                condition: format!("position = {}", i + 1),
+            }],
+            Cube::Raw => Vec::new(),
+        }
+    }
+}
+
+fn traffic_totals(r: &Row<'_>, at: usize) -> rusqlite::Result<Totals> {
+    Ok(Totals {
+        impressions: count(r.get(at)?),
+        clicks: count(r.get(at + 1)?),
+        unique_clicks: count(r.get(at + 2)?),
+        payout: from_units(r.get(at + 3)?),
+        revenue: from_units(r.get(at + 4)?),
+        ..Totals::default()
+    })
+}
+
+const ROLLUP_SUMS: &str = "sum(impressions), sum(clicks), sum(unique_clicks), sum(payout), sum(revenue)";
+
+fn traffic_tally(conn: &Connection, query: &TallyQuery) -> Result<Tallies, StoreError> {
+    let cube = Cube::for_fields(&query.fields());
+    let tables = cube.tables(fold::marks(conn)?);
+    let time = |expr: &str| query.by_time.then(|| expr.to_owned());
+    tally::over(
+        query,
+        &tables,
+        |table, piece, out| {
+            let mut conditions = vec!["bucket >= ?".to_owned(), "bucket < ?".to_owned()];
+            if !table.condition.is_empty() {
+                conditions.push(table.condition.clone());
+            }
+            let mut select = Select {
+                from: table.from,
+                conditions,
+                args: vec![(piece.from_ms / 1000).into(), (piece.to_ms / 1000).into()],
+                time: time("bucket"),
+                columns: tally::columns(query, rollup_column)?,
+                sums: ROLLUP_SUMS,
+            };
+            tally::filter(&mut select, query, rollup_column)?;
+            tally::read(conn, &select, query, piece.from_ms, traffic_totals, out)
+        },
+        |piece: &Piece, out| {
+            let uncounted = format!(
+                "error_code NOT IN ({}, {})",
+                Rejection::UnknownOffer.code(),
+                Rejection::UnknownAffiliate.code()
+            );
+            let mut clicks = Select {
+                from: "clicks",
+                conditions: vec!["id >= ?".into(), "id < ?".into(), uncounted],
+                args: vec![id_bound_ms(piece.from_ms).into(), id_bound_ms(piece.to_ms).into()],
+                time: time("ts / 900000 * 900"),
+                columns: tally::columns(query, raw_column)?,
+                sums: "0, sum(is_filter = 0), sum(is_unique = 1 AND is_filter = 0), sum(payout), sum(revenue)",
+            };
+            tally::filter(&mut clicks, query, raw_column)?;
+            tally::read(conn, &clicks, query, piece.from_ms, traffic_totals, out)?;
+            let mut impressions = Select {
+                from: "impressions",
+                conditions: vec!["ts >= ?".into(), "ts < ?".into(), "error_code = 0".into()],
+                args: vec![piece.from_ms.into(), piece.to_ms.into()],
+                time: time("ts / 900000 * 900"),
+                columns: tally::columns(query, raw_column)?,
+                sums: "count(*), 0, 0, sum(payout), sum(revenue)",
+            };
+            tally::filter(&mut impressions, query, raw_column)?;
+            tally::read(conn, &impressions, query, piece.from_ms, traffic_totals, out)
+        },
+    )
+}
+
+/// The smallest click id of a millisecond: ranges of ids are ranges of time.
+pub(crate) fn id_bound_ms(ms: i64) -> Vec<u8> {
+    ClickId::floor(u64::try_from(ms).unwrap_or(0)).to_bytes().to_vec()
 }

@@ -9,7 +9,9 @@
 mod config;
 mod conversions;
 mod events;
+mod fold;
 mod migrate;
+mod tally;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -19,6 +21,10 @@ use rusqlite::Connection;
 
 pub use events::{EVENTS_FILE, SqliteEvents};
 pub use migrate::{EVENT_MIGRATIONS, MIGRATIONS, migrate, migrate_with};
+
+/// Money is stored as whole 10^-8ths: exact for amounts (at most four decimals) and for the
+/// thousandth of a cpm amount an impression earns (at most seven).
+pub(crate) const MONEY_SCALE: u32 = 8;
 
 /// Name of the database file inside the data directory.
 pub const DB_FILE: &str = "clicktrail.db";

@@ -10,10 +10,14 @@ use crate::backend;
 pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_config", include_str!("migrations/0001_config.sql")),
     ("0002_conversions", include_str!("migrations/0002_conversions.sql")),
+    ("0003_conversion_tallies", include_str!("migrations/0003_conversion_tallies.sql")),
 ];
 
 /// Migrations of the events database.
-pub const EVENT_MIGRATIONS: &[(&str, &str)] = &[("events_0001", include_str!("migrations/events_0001.sql"))];
+pub const EVENT_MIGRATIONS: &[(&str, &str)] = &[
+    ("events_0001", include_str!("migrations/events_0001.sql")),
+    ("events_0002", include_str!("migrations/events_0002.sql")),
+];
 
 /// Applies the configuration migrations the database has not seen; returns their names.
 pub fn migrate(conn: &mut Connection) -> Result<Vec<&'static str>, StoreError> {

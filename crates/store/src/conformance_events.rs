@@ -252,7 +252,8 @@ pub async fn caps_are_exact(counters: Arc<dyn SharedCounters>) -> Check {
 macro_rules! event_store_conformance {
     ($make:expr) => {
         $crate::conformance_tests!($make, EventStore;
-            events_round_trip, rollups_sum_buckets, restart_state, purge_keeps_converted_and_rollups);
+            events_round_trip, rollups_sum_buckets, restart_state, purge_keeps_converted_and_rollups,
+            tallies_equal_raw_sums);
     };
 }
 
@@ -398,7 +399,8 @@ pub async fn jobs_lease_retry_finish(store: Arc<dyn crate::ConversionStore>, job
 #[macro_export]
 macro_rules! conversion_store_conformance {
     ($make:expr) => {
-        $crate::conversion_store_conformance!(@tests $make; conversions_record_once, jobs_lease_retry_finish);
+        $crate::conversion_store_conformance!(@tests $make; conversions_record_once, jobs_lease_retry_finish,
+            conversion_tallies_follow_status);
     };
     (@tests $make:expr; $($check:ident),+) => {
         $(

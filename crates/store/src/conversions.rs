@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use clicktrail_domain::conversion::Conversion;
 use clicktrail_domain::offer::ConversionStatus;
 
+use crate::tally::{Tallies, TallyQuery};
 use crate::{Page, StoreError};
 
 /// A job to enqueue.
@@ -126,6 +127,10 @@ pub trait ConversionStore: Send + Sync + 'static {
 
     /// Replaces a conversion (a status change) and enqueues jobs, atomically.
     async fn change(&self, conversion: &Conversion, jobs: Vec<NewJob>) -> Result<(), StoreError>;
+
+    /// Conversions (leads apart) and their money, of the query's statuses, summed by its fields
+    /// and, if asked, by time.
+    async fn conversion_tally(&self, query: &TallyQuery) -> Result<Tallies, StoreError>;
 
     /// Conversions of an offer (and affiliate) since a time with one of `statuses`.
     async fn count(

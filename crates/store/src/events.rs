@@ -12,6 +12,7 @@ use clicktrail_domain::click::{Click, ClickId, Impression};
 use rust_decimal::Decimal;
 
 use crate::StoreError;
+use crate::tally::{Tallies, TallyQuery};
 
 /// Seconds in a rollup bucket.
 pub const BUCKET_SECONDS: i64 = 900;
@@ -117,6 +118,14 @@ pub trait EventStore: Send + Sync + 'static {
 
     /// Rollup rows of buckets in `[from, to)`.
     async fn rollups(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<RollupRow>, StoreError>;
+
+    /// Traffic (impressions, clicks, unique clicks, CPC and CPM money) summed by the query's
+    /// fields and, if asked, by time; conversions are the conversion store's.
+    async fn traffic_tally(&self, query: &TallyQuery) -> Result<Tallies, StoreError>;
+
+    /// Folds what was recorded before `through` into the coarse rollups now. Backends do it in
+    /// the background as time passes; tallies are the same before and after.
+    async fn compact(&self, through: DateTime<Utc>) -> Result<(), StoreError>;
 
     /// Accepted clicks per bucket, offer and affiliate since `since`.
     async fn accepted_since(&self, since: DateTime<Utc>) -> Result<Vec<AcceptedCount>, StoreError>;

@@ -14,6 +14,7 @@ pub mod counters;
 pub mod entity;
 mod error;
 pub mod events;
+pub mod tally;
 
 pub use config::{ConfigStore, Index, Kind, Order, Page, Query};
 pub use conversions::{Attempt, ConversionQuery, ConversionStore, Job, JobNext, JobQueue, JobsFor, NewJob, Recorded};
@@ -21,3 +22,4 @@ pub use counters::{Limit, MemoryCounters, SharedCounters};
 pub use entity::{Config, Entity};
 pub use error::StoreError;
 pub use events::{EventBatch, EventStore, RollupRow};
+pub use tally::{Served, Tallies, TallyQuery};

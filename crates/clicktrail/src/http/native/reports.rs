@@ -147,7 +147,11 @@ pub async fn report(State(state): State<AppState>, caller: NativeCaller, params:
         "json" => Ok(Json(json!({
             "data": rows,
             "totals": row_json(&[], &[], &result.total, affiliate),
-            "meta": {"from": req.from.to_rfc3339(), "to": req.to.to_rfc3339(), "timezone": req.tz.name(), "source": if result.from_rollups { "rollups" } else { "raw" }},
+            "meta": {"from": req.from.to_rfc3339(), "to": req.to.to_rfc3339(), "timezone": req.tz.name(), "source": match (result.served.rollups, result.served.raw) {
+                (true, true) => "rollups+raw",
+                (false, true) => "raw",
+                _ => "rollups",
+            }},
         }))
         .into_response()),
         "csv" => {

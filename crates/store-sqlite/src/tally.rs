@@ -1,0 +1,177 @@
+//! Tallies in SQL: the pieces of [`plan`] read from the coarsest table that has every field the
+//! query needs, summed by `GROUP BY`.
+
+use chrono::{DateTime, Utc};
+use clicktrail_domain::report::{Dimension, Key, Tally, Totals};
+use clicktrail_store::StoreError;
+use clicktrail_store::tally::{Grain, Level, Piece, Served, Tallies, TallyQuery, plan};
+use rusqlite::types::Value;
+use rusqlite::{Connection, Row};
+
+use crate::backend;
+
+/// A table a piece is read from.
+pub(crate) struct Table {
+    /// Rows per grain.
+    pub grain: Grain,
+    /// The `FROM` clause.
+    pub from: &'static str,
+    /// Extra condition (`position = 1`, say), or empty.
+    pub condition: String,
+}
+
+/// A SELECT's parts for one source of rows.
+pub(crate) struct Select<'a> {
+    /// The `FROM` clause.
+    pub from: &'a str,
+    /// Conditions (`AND`-joined, placeholders `?` in order of `args`).
+    pub conditions: Vec<String>,
+    /// Their values.
+    pub args: Vec<Value>,
+    /// Expression of a row's time (unix seconds), or `None` when tallies are not kept apart.
+    pub time: Option<String>,
+    /// Grouped columns, in the query's group order.
+    pub columns: Vec<String>,
+    /// Sums, in [`Totals`] order of the kind being read.
+    pub sums: &'a str,
+}
+
+/// Column of a field in the rollup tables.
+pub(crate) fn rollup_column(d: Dimension) -> Option<String> {
+    Some(
+        match d {
+            Dimension::Offer => "offer_id",
+            Dimension::Affiliate => "affiliate_id",
+            Dimension::Source => "source_id",
+            Dimension::Country => "country",
+            Dimension::Device => "device_type",
+            Dimension::Os => "os",
+            Dimension::Sub(_) => "value",
+            Dimension::Hour | Dimension::Date => return None,
+        }
+        .to_owned(),
+    )
+}
+
+/// Column of a field in the raw tables.
+pub(crate) fn raw_column(d: Dimension) -> Option<String> {
+    match d {
+        Dimension::Sub(i) if i < 5 => Some(format!("sub{}", i + 1)),
+        Dimension::Sub(_) => None,
+        other => rollup_column(other),
+    }
+}
+
+/// Adds `column IN (…)` for every filter (text without regard to ASCII case).
+pub(crate) fn filter(
+    select: &mut Select<'_>,
+    query: &TallyQuery,
+    column: impl Fn(Dimension) -> Option<String>,
+) -> Result<(), StoreError> {
+    for (dimension, values) in &query.filters {
+        let col = column(*dimension)
+            .ok_or_else(|| StoreError::Backend(format!("no column for {} in {}", dimension.name(), select.from)))?;
+        let marks = vec!["?"; values.len()].join(", ");
+        let text = values.iter().any(|v| matches!(v, Key::Text(_)));
+        select.conditions.push(if text {
+            format!("{col} COLLATE NOCASE IN ({marks})")
+        } else {
+            format!("{col} IN ({marks})")
+        });
+        select.args.extend(values.iter().map(|v| match v {
+            Key::Id(i) => Value::Integer(*i),
+            Key::Text(t) => Value::Text(t.clone()),
+        }));
+    }
+    Ok(())
+}
+
+/// Columns of the query's group fields.
+pub(crate) fn columns(
+    query: &TallyQuery,
+    column: impl Fn(Dimension) -> Option<String>,
+) -> Result<Vec<String>, StoreError> {
+    query
+        .group
+        .iter()
+        .map(|d| column(*d).ok_or_else(|| StoreError::Backend(format!("no column for {}", d.name()))))
+        .collect()
+}
+
+/// Runs a select; `totals` reads the sums that follow the time and key columns at the offset
+/// it is given. A row's time is raised to `floor_ms` (a raw piece starting inside a quarter).
+pub(crate) fn read(
+    conn: &Connection,
+    select: &Select<'_>,
+    query: &TallyQuery,
+    floor_ms: i64,
+    totals: impl Fn(&Row<'_>, usize) -> rusqlite::Result<Totals>,
+    out: &mut Vec<Tally>,
+) -> Result<(), StoreError> {
+    let time = select.time.clone().unwrap_or_else(|| "0".into());
+    let mut group: Vec<String> = select.columns.clone();
+    if let Some(t) = &select.time {
+        group.insert(0, t.clone());
+    }
+    let keys = if select.columns.is_empty() { String::new() } else { format!(", {}", select.columns.join(", ")) };
+    let sql = format!(
+        "SELECT {time}{keys}, {sums} FROM {from} WHERE {conditions} {group} HAVING count(*) > 0",
+        sums = select.sums,
+        from = select.from,
+        conditions = select.conditions.join(" AND "),
+        group = if group.is_empty() { String::new() } else { format!("GROUP BY {}", group.join(", ")) },
+    );
+    let mut stmt = conn.prepare_cached(&sql).map_err(backend)?;
+    let n = select.columns.len();
+    let mut rows = stmt.query(rusqlite::params_from_iter(&select.args)).map_err(backend)?;
+    while let Some(row) = rows.next().map_err(backend)? {
+        let at = if select.time.is_some() {
+            let secs: i64 = row.get(0).map_err(backend)?;
+            from_ms((secs * 1000).max(floor_ms))
+        } else {
+            query.from
+        };
+        let mut key = Vec::with_capacity(n);
+        for (i, d) in query.group.iter().enumerate() {
+            key.push(match d {
+                Dimension::Offer | Dimension::Affiliate => Key::Id(row.get(i + 1).map_err(backend)?),
+                _ => Key::Text(row.get(i + 1).map_err(backend)?),
+            });
+        }
+        out.push(Tally { at, key, totals: totals(row, n + 1).map_err(backend)? });
+    }
+    Ok(())
+}
+
+/// Plans a query over `tables` (coarsest first) and reads each piece: rollup pieces with
+/// `rollup`, raw pieces with `raw`.
+pub(crate) fn over(
+    query: &TallyQuery,
+    tables: &[Table],
+    mut rollup: impl FnMut(&Table, &Piece, &mut Vec<Tally>) -> Result<(), StoreError>,
+    mut raw: impl FnMut(&Piece, &mut Vec<Tally>) -> Result<(), StoreError>,
+) -> Result<Tallies, StoreError> {
+    let mut out = Tallies::default();
+    if query.to <= query.from || query.matches_nothing() {
+        return Ok(out);
+    }
+    let grains: Vec<Grain> = tables.iter().map(|t| t.grain).collect();
+    for piece in plan(query.from, query.to, &query.cuts, &grains) {
+        match piece.level {
+            Level::Rollup(i) => {
+                let table = tables.get(i).ok_or_else(|| StoreError::Backend("a plan named no table".into()))?;
+                rollup(table, &piece, &mut out.rows)?;
+                out.served = out.served.and(Served { rollups: true, raw: false });
+            }
+            Level::Raw => {
+                raw(&piece, &mut out.rows)?;
+                out.served = out.served.and(Served { rollups: false, raw: true });
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn from_ms(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
