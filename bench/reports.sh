@@ -51,6 +51,13 @@ while :; do
   sleep 0.01
 done
 F=$(python3 -c "import time; print(f'{(time.time() - $start) * 1000:.0f}')")
+# Other reports on the same data (no target; how the planner does off the seeds' paths).
+A_RO=$(best curl "$BASE/api/v1.2/admin/offerStats/$FROM/$TO/?country=RO" -H "x-api-key: $ADMIN" -H "x-user-id: 1")
+A_KOL=$(best curl "$BASE/api/v1.2/admin/offerStats/$FROM/$TO/?groupBy=date&timezone=Asia/Kolkata" -H "x-api-key: $ADMIN" -H "x-user-id: 1")
+A_HOUR=$(best curl "$BASE/api/v1.2/admin/offerStats/$FROM/$TO/?groupBy=hour" -H "x-api-key: $ADMIN" -H "x-user-id: 1")
+B_SRC=$(best curl "$BASE/api/traffic-source?rest_key=$ADMIN&from=$(date -u -d '29 days ago' +%s)&to=$(date -u +%s)")
+R_SUB=$(best curl "$BASE/api/reports?from=$FROM&to=$TO&group_by=sub1" -H "Authorization: Bearer $ADMIN")
+R_RAW=$(best curl "$BASE/api/reports?from=$FROM&to=$TO&group_by=sub1,country&affiliate_id=$AFFILIATE_ID" -H "Authorization: Bearer $ADMIN")
 echo
 echo "| measurement ($COUNT clicks over 30 days) | best of $RUNS | target |"
 echo "| --- | ---: | ---: |"
@@ -58,3 +65,12 @@ echo "| seed 000: offerStats over 30 days | $A ms | ≤ 50 ms |"
 echo "| seed 004: /v1/stats by sub1 over 30 days | $E ms | ≤ 1000 ms |"
 echo "| seed 003: stream of $N clicks | $D ms | ≤ 200 ms |"
 echo "| a click visible in /api/reports | $F ms | ≤ 2000 ms |"
+echo
+echo "| other reports over 30 days (no target) | best of $RUNS |"
+echo "| --- | ---: |"
+echo "| offerStats, country=RO (offer × affiliate × country days) | $A_RO ms |"
+echo "| offerStats, groupBy=date in Asia/Kolkata (hours: local dates are not UTC days) | $A_KOL ms |"
+echo "| offerStats, groupBy=hour | $A_HOUR ms |"
+echo "| traffic-source, 30 days (offer × affiliate × source days) | $B_SRC ms |"
+echo "| /api/reports by sub1, whole network | $R_SUB ms |"
+echo "| /api/reports by sub1 and country, one affiliate (raw clicks: two fields beyond offer and affiliate) | $R_RAW ms |"

@@ -670,8 +670,8 @@ enum Cube {
     Offer,
     /// The key of `rollup_clicks`: `rollup_days`, `rollup_clicks`.
     Full,
-    /// Offer, affiliate and one sub-id: `rollup_sub_days`.
-    Sub(u8),
+    /// Offer, affiliate and one more field: `rollup_field_days`.
+    Field(Dimension, u8),
     /// Anything else: raw events only.
     Raw,
 }
@@ -679,13 +679,13 @@ enum Cube {
 impl Cube {
     fn for_fields(fields: &[Dimension]) -> Self {
         use Dimension as D;
-        let subs: Vec<u8> = fields.iter().filter_map(|d| if let D::Sub(i) = d { Some(*i) } else { None }).collect();
-        if fields.iter().all(|d| matches!(d, D::Offer | D::Affiliate)) {
+        let others: Vec<Dimension> = fields.iter().copied().filter(|d| !matches!(d, D::Offer | D::Affiliate)).collect();
+        if others.is_empty() {
             Cube::Offer
-        } else if let [only] = subs.as_slice()
-            && fields.iter().all(|d| matches!(d, D::Offer | D::Affiliate | D::Sub(_)))
+        } else if let [only] = others.as_slice()
+            && let Some(code) = tally::field_code(*only)
         {
-            Cube::Sub(*only)
+            Cube::Field(*only, code)
         } else if fields
             .iter()
             .all(|d| matches!(d, D::Offer | D::Affiliate | D::Source | D::Country | D::Device | D::Os))
@@ -696,8 +696,8 @@ impl Cube {
         }
     }
 
-    /// Its tables, coarsest first, given the fold marks (offer, full, sub).
-    fn tables(self, marks: [Option<i64>; 3]) -> Vec<Table> {
+    /// Its tables, coarsest first, given the fold marks (offer, full, fields, subs).
+    fn tables(self, marks: [Option<i64>; 4]) -> Vec<Table> {
         // A fold not yet started holds nothing: its rows cover nothing.
         let filled = |m: Option<i64>| Some(m.unwrap_or(i64::MIN));
         let quarters = Table {
@@ -727,11 +727,18 @@ impl Cube {
                 },
                 quarters,
             ],
-            Cube::Sub(i) => vec![Table {
-                grain: Grain { seconds: 86_400, filled_to_ms: filled(marks[2]) },
-                from: "rollup_sub_days",
-                condition: format!("position = {}", i + 1),
-            }],
+            Cube::Field(field, code) => {
+                let (mark, finer) = match field {
+                    Dimension::Sub(_) => (marks[3], None),
+                    _ => (marks[2], Some(quarters)),
+                };
+                let days = Table {
+                    grain: Grain { seconds: 86_400, filled_to_ms: filled(mark) },
+                    from: "rollup_field_days",
+                    condition: format!("field = {code}"),
+                };
+                std::iter::once(days).chain(finer).collect()
+            }
             Cube::Raw => Vec::new(),
         }
     }
@@ -758,6 +765,11 @@ fn traffic_tally(conn: &Connection, query: &TallyQuery) -> Result<Tallies, Store
         query,
         &tables,
         |table, piece, out| {
+            // In `rollup_field_days` the one extra field is in `value`.
+            let rollup_column = |d: Dimension| match cube {
+                Cube::Field(field, _) if d == field && table.from == "rollup_field_days" => Some("value".to_owned()),
+                _ => rollup_column(d),
+            };
             let mut conditions = vec!["bucket >= ?".to_owned(), "bucket < ?".to_owned()];
             if !table.condition.is_empty() {
                 conditions.push(table.condition.clone());

@@ -8,12 +8,14 @@
 
 use chrono::Utc;
 use clicktrail_domain::click::Rejection;
+use clicktrail_domain::report::Dimension;
 use clicktrail_store::StoreError;
 use clicktrail_store::events::BUCKET_SECONDS;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use crate::backend;
 use crate::events::id_bound_ms;
+use crate::tally::FIELDS;
 
 /// How long after a quarter hour ends it is folded: events buffered at its end have landed.
 const SETTLE_MS: i64 = 10_000;
@@ -30,18 +32,22 @@ pub(crate) enum Fold {
     Offer,
     /// `rollup_days`, from the 15-minute rollups.
     Full,
-    /// `rollup_sub_days`, from raw clicks and impressions.
-    Sub,
+    /// `rollup_field_days` of source, country, device and OS, from the 15-minute rollups.
+    Fields,
+    /// `rollup_field_days` of the sub-ids, from raw clicks and impressions (the 15-minute
+    /// rollups have no sub-ids).
+    Subs,
 }
 
 impl Fold {
-    pub(crate) const ALL: [Fold; 3] = [Fold::Offer, Fold::Full, Fold::Sub];
+    pub(crate) const ALL: [Fold; 4] = [Fold::Offer, Fold::Full, Fold::Fields, Fold::Subs];
 
     fn name(self) -> &'static str {
         match self {
             Self::Offer => "offer",
             Self::Full => "full",
-            Self::Sub => "sub",
+            Self::Fields => "fields",
+            Self::Subs => "subs",
         }
     }
 
@@ -50,12 +56,19 @@ impl Fold {
         const FULL: &[&str] = &["offer_id", "affiliate_id", "source_id", "country", "device_type", "os"];
         match self {
             Self::Offer => vec![
-                Target { table: "rollup_offer_hours", grain: 3_600, keys: OFFER, position: None },
-                Target { table: "rollup_offer_days", grain: 86_400, keys: OFFER, position: None },
+                Target { table: "rollup_offer_hours", grain: 3_600, keys: OFFER, field: None },
+                Target { table: "rollup_offer_days", grain: 86_400, keys: OFFER, field: None },
             ],
-            Self::Full => vec![Target { table: "rollup_days", grain: 86_400, keys: FULL, position: None }],
-            Self::Sub => (1..=5)
-                .map(|p| Target { table: "rollup_sub_days", grain: 86_400, keys: OFFER, position: Some(p) })
+            Self::Full => vec![Target { table: "rollup_days", grain: 86_400, keys: FULL, field: None }],
+            Self::Fields | Self::Subs => (1..)
+                .zip(FIELDS)
+                .filter(|(_, (d, _))| matches!(d, Dimension::Sub(_)) == (self == Self::Subs))
+                .map(|(code, (_, column))| Target {
+                    table: "rollup_field_days",
+                    grain: 86_400,
+                    keys: OFFER,
+                    field: Some((code, column)),
+                })
                 .collect(),
         }
     }
@@ -68,8 +81,8 @@ struct Target {
     grain: i64,
     /// Key columns, named alike in the source and the target.
     keys: &'static [&'static str],
-    /// For `rollup_sub_days`: the sub-id position (its value comes from column `sub{p}`).
-    position: Option<u8>,
+    /// For `rollup_field_days`: the field's code and the raw column of its value.
+    field: Option<(u8, &'static str)>,
 }
 
 /// Where a fold reads.
@@ -92,8 +105,8 @@ fn uncounted() -> String {
 impl Target {
     fn statements(&self, source: &Source) -> Vec<String> {
         let keys = self.keys.join(", ");
-        let (pos_col, pos_val, value_col, value_val) = match self.position {
-            Some(p) => ("position, ", format!("{p}, "), ", value", format!(", sub{p}")),
+        let (pos_col, pos_val, value_col, value_val) = match self.field {
+            Some((code, column)) => ("field, ", format!("{code}, "), ", value", format!(", {column}")),
             None => ("", String::new(), "", String::new()),
         };
         let insert = format!(
@@ -137,8 +150,8 @@ fn from_quarters(tx: &Transaction<'_>, fold: Fold, a: i64, b: i64) -> Result<(),
 }
 
 /// The marks (unix milliseconds), `None` for a fold not yet started.
-pub(crate) fn marks(conn: &Connection) -> Result<[Option<i64>; 3], StoreError> {
-    let mut out = [None; 3];
+pub(crate) fn marks(conn: &Connection) -> Result<[Option<i64>; 4], StoreError> {
+    let mut out = [None; 4];
     for (i, fold) in Fold::ALL.iter().enumerate() {
         out[i] = conn
             .prepare_cached("SELECT through FROM rollup_marks WHERE name = ?1")
@@ -227,12 +240,12 @@ pub(crate) fn step(conn: &mut Connection, due: i64) -> Result<bool, StoreError> 
             continue;
         };
         let end = match fold {
-            Fold::Offer | Fold::Full => {
+            Fold::Offer | Fold::Full | Fold::Fields => {
                 let end = (start + 4 * QUARTER_MS).min(due);
                 from_quarters(&tx, fold, start / 1000, end / 1000)?;
                 end
             }
-            Fold::Sub => {
+            Fold::Subs => {
                 let mut end = (start + QUARTER_MS).min(due);
                 let nth: Option<i64> = tx
                     .prepare_cached("SELECT ts FROM clicks WHERE id >= ?1 ORDER BY id LIMIT 1 OFFSET ?2")

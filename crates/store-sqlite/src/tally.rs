@@ -46,11 +46,29 @@ pub(crate) fn rollup_column(d: Dimension) -> Option<String> {
             Dimension::Country => "country",
             Dimension::Device => "device_type",
             Dimension::Os => "os",
-            Dimension::Sub(_) => "value",
-            Dimension::Hour | Dimension::Date => return None,
+            Dimension::Sub(_) | Dimension::Hour | Dimension::Date => return None,
         }
         .to_owned(),
     )
+}
+
+/// Fields kept one at a time beside offer and affiliate in `rollup_field_days`, with their raw
+/// columns; a field's code is its place in this list, from 1.
+pub(crate) const FIELDS: [(Dimension, &str); 9] = [
+    (Dimension::Sub(0), "sub1"),
+    (Dimension::Sub(1), "sub2"),
+    (Dimension::Sub(2), "sub3"),
+    (Dimension::Sub(3), "sub4"),
+    (Dimension::Sub(4), "sub5"),
+    (Dimension::Source, "source_id"),
+    (Dimension::Country, "country"),
+    (Dimension::Device, "device_type"),
+    (Dimension::Os, "os"),
+];
+
+/// The code of a field in `rollup_field_days`.
+pub(crate) fn field_code(d: Dimension) -> Option<u8> {
+    (1..).zip(FIELDS).find(|(_, (f, _))| *f == d).map(|(code, _)| code)
 }
 
 /// Column of a field in the raw tables.
@@ -58,6 +76,10 @@ pub(crate) fn raw_column(d: Dimension) -> Option<String> {
     match d {
         Dimension::Sub(i) if i < 5 => Some(format!("sub{}", i + 1)),
         Dimension::Sub(_) => None,
+        Dimension::Source => Some("source_id".into()),
+        Dimension::Country => Some("country".into()),
+        Dimension::Device => Some("device_type".into()),
+        Dimension::Os => Some("os".into()),
         other => rollup_column(other),
     }
 }

@@ -43,10 +43,13 @@ CREATE TABLE rollup_days (
     PRIMARY KEY (bucket, offer_id, affiliate_id, source_id, country, device_type, os)
 ) WITHOUT ROWID;
 
--- By offer, affiliate and one sub-id value, per UTC day (the only grain with sub-ids: their
--- values are many, so finer stretches are read raw).
-CREATE TABLE rollup_sub_days (
-    position      INTEGER NOT NULL,  -- 1 to 5
+-- By offer, affiliate and the value of one more field, per UTC day: a report on one field
+-- (sub-ids, source, country, device or OS) reads a table no larger than that field's values.
+-- Sub-id values are many, so this is their only grain; finer stretches are read raw (the others
+-- read finer stretches from `rollup_clicks`). Sub-ids are folded from raw events, the others
+-- from `rollup_clicks`, so they outlive raw retention as the rest of the rollups do.
+CREATE TABLE rollup_field_days (
+    field         INTEGER NOT NULL,  -- 1-5 sub1-sub5, 6 source_id, 7 country, 8 device_type, 9 os
     bucket        INTEGER NOT NULL,
     affiliate_id  INTEGER NOT NULL,
     offer_id      INTEGER NOT NULL,
@@ -56,9 +59,9 @@ CREATE TABLE rollup_sub_days (
     unique_clicks INTEGER NOT NULL,
     payout        INTEGER NOT NULL,
     revenue       INTEGER NOT NULL,
-    PRIMARY KEY (position, bucket, affiliate_id, offer_id, value)
+    PRIMARY KEY (field, bucket, affiliate_id, offer_id, value)
 ) WITHOUT ROWID;
-CREATE INDEX rollup_sub_days_affiliate ON rollup_sub_days (affiliate_id, position, bucket);
+CREATE INDEX rollup_field_days_affiliate ON rollup_field_days (affiliate_id, field, bucket);
 
 -- How far the coarse rollups are folded: every quarter hour before `through` (unix seconds).
 CREATE TABLE rollup_marks (
