@@ -55,7 +55,7 @@ F=$(python3 -c "import time; print(f'{(time.time() - $start) * 1000:.0f}')")
 A_RO=$(best curl "$BASE/api/v1.2/admin/offerStats/$FROM/$TO/?country=RO" -H "x-api-key: $ADMIN" -H "x-user-id: 1")
 A_KOL=$(best curl "$BASE/api/v1.2/admin/offerStats/$FROM/$TO/?groupBy=date&timezone=Asia/Kolkata" -H "x-api-key: $ADMIN" -H "x-user-id: 1")
 A_HOUR=$(best curl "$BASE/api/v1.2/admin/offerStats/$FROM/$TO/?groupBy=hour" -H "x-api-key: $ADMIN" -H "x-user-id: 1")
-B_SRC=$(best curl "$BASE/api/traffic-source?rest_key=$ADMIN&from=$(date -u -d '29 days ago' +%s)&to=$(date -u +%s)")
+B_SRC=$(best curl "$BASE/api/traffic-source?rest_key=$ADMIN&date_from=$(date -u -d "29 days ago" +%s)&date_to=$(date -u +%s)")
 R_SUB=$(best curl "$BASE/api/reports?from=$FROM&to=$TO&group_by=sub1" -H "Authorization: Bearer $ADMIN")
 R_RAW=$(best curl "$BASE/api/reports?from=$FROM&to=$TO&group_by=sub1,country&affiliate_id=$AFFILIATE_ID" -H "Authorization: Bearer $ADMIN")
 echo
