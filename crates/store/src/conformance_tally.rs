@@ -135,6 +135,21 @@ fn queries() -> Vec<TallyQuery> {
     ]
 }
 
+/// An event on the fields of click `c`, at `at`, counting `totals`.
+fn seen_on(c: &Click, at: DateTime<Utc>, totals: Totals) -> Seen {
+    Seen {
+        at,
+        offer: c.offer_id,
+        affiliate: c.affiliate_id,
+        source: c.params.source_id.clone(),
+        country: c.geo.country.map(|x| x.as_str().to_owned()).unwrap_or_default(),
+        device: c.device.device_type.map_or("", DeviceType::as_str).into(),
+        os: c.device.os.map_or("", OsFamily::as_str).into(),
+        subs: c.params.subs.clone(),
+        totals,
+    }
+}
+
 /// Clicks and impressions over four days; every seventh click a filtered bot, every eleventh
 /// on an offer that does not exist (kept, never counted).
 fn traffic(start: DateTime<Utc>, count: u32, seed: u32) -> (EventBatch, Vec<Seen>) {
@@ -160,23 +175,17 @@ fn traffic(start: DateTime<Utc>, count: u32, seed: u32) -> (EventBatch, Vec<Seen
             c.rejection = Some(Rejection::UnknownOffer);
         }
         if c.rejection.is_none() {
-            seen.push(Seen {
+            seen.push(seen_on(
+                &c,
                 at,
-                offer,
-                affiliate,
-                source: c.params.source_id.clone(),
-                country: c.geo.country.map(|x| x.as_str().to_owned()).unwrap_or_default(),
-                device: c.device.device_type.map_or("", DeviceType::as_str).into(),
-                os: c.device.os.map_or("", OsFamily::as_str).into(),
-                subs: c.params.subs.clone(),
-                totals: Totals {
+                Totals {
                     clicks: u64::from(!c.is_filter),
                     unique_clicks: u64::from(c.is_unique && !c.is_filter),
                     payout: c.payout.amount(),
                     revenue: c.revenue.amount(),
                     ..Totals::default()
                 },
-            });
+            ));
         }
         if n.is_multiple_of(3) {
             let imp = Impression {
@@ -191,17 +200,11 @@ fn traffic(start: DateTime<Utc>, count: u32, seed: u32) -> (EventBatch, Vec<Seen
                 payout: Decimal::new(5, 3),
                 revenue: Decimal::new(8, 3),
             };
-            seen.push(Seen {
-                at: imp.at,
-                offer,
-                affiliate,
-                source: c.params.source_id.clone(),
-                country: c.geo.country.map(|x| x.as_str().to_owned()).unwrap_or_default(),
-                device: c.device.device_type.map_or("", DeviceType::as_str).into(),
-                os: c.device.os.map_or("", OsFamily::as_str).into(),
-                subs: c.params.subs.clone(),
-                totals: Totals { impressions: 1, payout: imp.payout, revenue: imp.revenue, ..Totals::default() },
-            });
+            seen.push(seen_on(
+                &c,
+                imp.at,
+                Totals { impressions: 1, payout: imp.payout, revenue: imp.revenue, ..Totals::default() },
+            ));
             batch.impressions.push(imp);
         }
         batch.clicks.push(c);
