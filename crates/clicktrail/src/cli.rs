@@ -170,6 +170,7 @@ async fn serve(mut settings: Settings, listen: Option<SocketAddr>) -> anyhow::Re
     })?;
     let data_dir = settings.data_dir.clone();
     let app = App::build(settings, listener).await?;
+    let shutdown = app::shutdown_signal();
     let addr = app.local_addr()?;
     if let Some(secret) = &app.bootstrap.generated_admin_key {
         println!("Created a new network in {}.", data_dir.display());
@@ -177,7 +178,7 @@ async fn serve(mut settings: Settings, listen: Option<SocketAddr>) -> anyhow::Re
     }
     println!("Clicktrail listening on http://{addr}");
     tracing::info!(%addr, data_dir = %data_dir.display(), "listening");
-    app.run(app::shutdown_signal()).await
+    app.run(shutdown).await
 }
 
 fn migrate(settings: &Settings) -> anyhow::Result<()> {
