@@ -79,6 +79,8 @@ impl WriterThread {
                 // the coarse rollups, a small step at a time.
                 let mut behind = true;
                 let mut folded_to = i64::MIN;
+                let mut steps = 0_u64;
+                let mut backlog_logged = false;
                 loop {
                     let job = if behind {
                         match queue.try_recv() {
@@ -98,6 +100,7 @@ impl WriterThread {
                     }
                     let due = fold::due_now();
                     if behind || due > folded_to {
+                        let was_behind = behind;
                         behind = fold::step(&mut conn, due).unwrap_or_else(|e| {
                             tracing::warn!(error = %e, "cannot fold rollups; trying again shortly");
                             false
@@ -105,6 +108,17 @@ impl WriterThread {
                         if !behind {
                             folded_to = due;
                         }
+                        // A long backlog (a store from before the coarse rollups, a bulk
+                        // import) takes a while: say when it starts and ends.
+                        steps = if behind { steps + 1 } else { 0 };
+                        if steps == 100 {
+                            tracing::info!(
+                                "folding past traffic into day and hour rollups; reports read finer data meanwhile"
+                            );
+                        } else if was_behind && !behind && backlog_logged {
+                            tracing::info!("rollups folded");
+                        }
+                        backlog_logged = steps >= 100 || (backlog_logged && behind);
                     }
                 }
             })
