@@ -4,7 +4,6 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use clicktrail_domain::conversion::Conversion;
-use clicktrail_domain::money::Money;
 use clicktrail_domain::offer::ConversionStatus;
 use clicktrail_domain::report::{Dimension, Totals};
 use clicktrail_store::tally::{Grain, Piece, Tallies, TallyQuery};
@@ -14,17 +13,8 @@ use clicktrail_store::{
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
 
-use crate::events::{count, from_units};
 use crate::tally::{self, Select, Table, raw_column, rollup_column};
-use crate::{SqliteStore, backend};
-
-fn ms(t: DateTime<Utc>) -> i64 {
-    t.timestamp_millis()
-}
-
-fn from_ms(v: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_millis(v).unwrap_or_default()
-}
+use crate::{SqliteStore, backend, count, from_ms, from_units, ms, to_units};
 
 fn to_doc(c: &Conversion) -> Result<String, StoreError> {
     serde_json::to_string(c).map_err(|e| StoreError::Corrupt { kind: "conversion", id: c.id, message: e.to_string() })
@@ -64,10 +54,6 @@ fn find_txid(conn: &Connection, offer_id: i64, txid: &str) -> Result<Option<Conv
     row.map(|(id, doc)| from_doc(id, &doc)).transpose()
 }
 
-fn units(m: Money) -> i64 {
-    crate::events::to_units(m)
-}
-
 /// What a conversion adds to its rollups.
 struct Counted {
     created_at: i64,
@@ -87,8 +73,8 @@ impl Counted {
             affiliate_id: c.affiliate_id,
             status: c.status.as_str().to_owned(),
             is_lead: c.is_lead,
-            payout: units(c.payout),
-            revenue: units(c.revenue),
+            payout: to_units(c.payout),
+            revenue: to_units(c.revenue),
         }
     }
 }
@@ -212,7 +198,7 @@ impl ConversionStore for SqliteStore {
                     source_id, country, device_type, os, sub1, sub2, sub3, sub4, sub5)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
                 params![c.offer_id, c.affiliate_id, c.status.as_str(), ms(c.created_at), c.txid, to_doc(c)?, c.is_lead,
-                    units(c.payout), units(c.revenue), c.source_id, c.country, c.device, c.os,
+                    to_units(c.payout), to_units(c.revenue), c.source_id, c.country, c.device, c.os,
                     c.subs[0], c.subs[1], c.subs[2], c.subs[3], c.subs[4]],
             )
             .map_err(backend)?;
@@ -311,7 +297,7 @@ impl ConversionStore for SqliteStore {
             };
             tx.execute(
                 "UPDATE conversions SET status = ?1, doc = ?2, is_lead = ?3, payout = ?4, revenue = ?5 WHERE id = ?6",
-                params![c.status.as_str(), to_doc(&c)?, c.is_lead, units(c.payout), units(c.revenue), c.id],
+                params![c.status.as_str(), to_doc(&c)?, c.is_lead, to_units(c.payout), to_units(c.revenue), c.id],
             )
             .map_err(backend)?;
             roll(&tx, &before, -1)?;

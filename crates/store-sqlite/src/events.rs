@@ -16,39 +16,17 @@ use clicktrail_store::StoreError;
 use clicktrail_store::events::{AcceptedCount, BUCKET_SECONDS, EventBatch, EventStore, RollupRow, bucket_start};
 use clicktrail_store::tally::{Grain, Piece, Tallies, TallyQuery};
 use rusqlite::{Connection, Row, params};
-use rust_decimal::Decimal;
-use rust_decimal::prelude::ToPrimitive;
 
 use crate::fold;
 use crate::migrate::{EVENT_MIGRATIONS, migrate_with};
 use crate::tally::{self, Select, Table, raw_column, rollup_column};
-use crate::{MONEY_SCALE, backend, configure};
+use crate::{backend, configure, count, decimal_units, from_ms, from_units, ms, to_units};
 
 /// Name of the events database file inside the data directory.
 pub const EVENTS_FILE: &str = "events.db";
 
-pub(crate) fn to_units(m: Money) -> i64 {
-    decimal_units(m.amount())
-}
-
-fn decimal_units(d: Decimal) -> i64 {
-    (d * Decimal::from(10_i64.pow(MONEY_SCALE))).trunc().to_i64().unwrap_or(0)
-}
-
-pub(crate) fn from_units(units: i64) -> Decimal {
-    Decimal::new(units, MONEY_SCALE).normalize()
-}
-
 fn money(units: i64) -> Money {
     Money::new(from_units(units)).unwrap_or(Money::ZERO)
-}
-
-fn ms(at: DateTime<Utc>) -> i64 {
-    at.timestamp_millis()
-}
-
-fn from_ms(ms: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }
 
 /// The events store.
@@ -79,8 +57,9 @@ impl WriterThread {
                 // the coarse rollups, a small step at a time.
                 let mut behind = true;
                 let mut folded_to = i64::MIN;
+                // Consecutive steps that left more to fold.
                 let mut steps = 0_u64;
-                let mut backlog_logged = false;
+                const BACKLOG_STEPS: u64 = 100;
                 loop {
                     let job = if behind {
                         match queue.try_recv() {
@@ -100,7 +79,6 @@ impl WriterThread {
                     }
                     let due = fold::due_now();
                     if behind || due > folded_to {
-                        let was_behind = behind;
                         behind = fold::step(&mut conn, due).unwrap_or_else(|e| {
                             tracing::warn!(error = %e, "cannot fold rollups; trying again shortly");
                             false
@@ -110,15 +88,15 @@ impl WriterThread {
                         }
                         // A long backlog (a store from before the coarse rollups, a bulk
                         // import) takes a while: say when it starts and ends.
+                        let before = steps;
                         steps = if behind { steps + 1 } else { 0 };
-                        if steps == 100 {
+                        if steps == BACKLOG_STEPS {
                             tracing::info!(
                                 "folding past traffic into day and hour rollups; reports read finer data meanwhile"
                             );
-                        } else if was_behind && !behind && backlog_logged {
+                        } else if steps == 0 && before >= BACKLOG_STEPS {
                             tracing::info!("rollups folded");
                         }
-                        backlog_logged = steps >= 100 || (backlog_logged && behind);
                     }
                 }
             })
@@ -395,7 +373,11 @@ fn read_click(r: &Row<'_>) -> rusqlite::Result<Click> {
 
 fn append_batch(conn: &mut Connection, batch: &EventBatch) -> Result<(), StoreError> {
     let tx = conn.transaction().map_err(backend)?;
-    let high_water = fold::high_water(&tx)?;
+    let oldest = batch.clicks.iter().map(|c| c.at).chain(batch.impressions.iter().map(|i| i.at)).min();
+    let late = match oldest {
+        Some(oldest) => fold::late(&tx, ms(oldest))?,
+        None => None,
+    };
     {
         let mut stmt = tx.prepare_cached(INSERT_CLICK).map_err(backend)?;
         for c in &batch.clicks {
@@ -464,19 +446,14 @@ fn append_batch(conn: &mut Connection, batch: &EventBatch) -> Result<(), StoreEr
             .map_err(backend)?;
         }
     }
-    let oldest = batch.clicks.iter().map(|c| c.at).chain(batch.impressions.iter().map(|i| i.at)).min();
-    if let Some(oldest) = oldest {
-        fold::add_late(&tx, high_water, ms(oldest))?;
+    if let Some(late) = &late {
+        fold::add_late(&tx, late)?;
     }
     tx.commit().map_err(backend)
 }
 
 fn id_bound(at: DateTime<Utc>) -> Vec<u8> {
     id_bound_ms(ms(at))
-}
-
-pub(crate) fn count(n: i64) -> u64 {
-    u64::try_from(n).unwrap_or(0)
 }
 
 #[async_trait]
@@ -800,28 +777,23 @@ fn traffic_tally(conn: &Connection, query: &TallyQuery) -> Result<Tallies, Store
             tally::read(conn, &select, query, piece.from_ms, traffic_totals, out)
         },
         |piece: &Piece, out| {
-            let uncounted = format!(
-                "error_code NOT IN ({}, {})",
-                Rejection::UnknownOffer.code(),
-                Rejection::UnknownAffiliate.code()
-            );
             let mut clicks = Select {
                 from: "clicks",
-                conditions: vec!["id >= ?".into(), "id < ?".into(), uncounted],
+                conditions: vec!["id >= ?".into(), "id < ?".into(), tally::raw_clicks_counted()],
                 args: vec![id_bound_ms(piece.from_ms).into(), id_bound_ms(piece.to_ms).into()],
                 time: time("ts / 900000 * 900"),
                 columns: tally::columns(query, raw_column)?,
-                sums: "0, sum(is_filter = 0), sum(is_unique = 1 AND is_filter = 0), sum(payout), sum(revenue)",
+                sums: tally::RAW_CLICK_SUMS,
             };
             tally::filter(&mut clicks, query, raw_column)?;
             tally::read(conn, &clicks, query, piece.from_ms, traffic_totals, out)?;
             let mut impressions = Select {
                 from: "impressions",
-                conditions: vec!["ts >= ?".into(), "ts < ?".into(), "error_code = 0".into()],
+                conditions: vec!["ts >= ?".into(), "ts < ?".into(), tally::RAW_IMPRESSIONS_COUNTED.into()],
                 args: vec![piece.from_ms.into(), piece.to_ms.into()],
                 time: time("ts / 900000 * 900"),
                 columns: tally::columns(query, raw_column)?,
-                sums: "count(*), 0, 0, sum(payout), sum(revenue)",
+                sums: tally::RAW_IMPRESSION_SUMS,
             };
             tally::filter(&mut impressions, query, raw_column)?;
             tally::read(conn, &impressions, query, piece.from_ms, traffic_totals, out)

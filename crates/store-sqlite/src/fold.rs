@@ -7,15 +7,15 @@
 //! reads a fold's tables up to its mark and finer data after it, so every event counts once.
 
 use chrono::Utc;
-use clicktrail_domain::click::Rejection;
 use clicktrail_domain::report::Dimension;
 use clicktrail_store::StoreError;
 use clicktrail_store::events::BUCKET_SECONDS;
+use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use crate::backend;
 use crate::events::id_bound_ms;
-use crate::tally::FIELDS;
+use crate::tally::{FIELDS, RAW_CLICK_SUMS, RAW_IMPRESSION_SUMS, RAW_IMPRESSIONS_COUNTED, raw_clicks_counted};
 
 /// How long after a quarter hour ends it is folded: events buffered at its end have landed.
 const SETTLE_MS: i64 = 10_000;
@@ -38,6 +38,10 @@ pub(crate) enum Fold {
     /// rollups have no sub-ids).
     Subs,
 }
+
+/// Each fold's mark (unix milliseconds), in the order of [`Fold::ALL`]; `None` for a fold not
+/// yet started.
+pub(crate) type Marks = [Option<i64>; 4];
 
 impl Fold {
     pub(crate) const ALL: [Fold; 4] = [Fold::Offer, Fold::Full, Fold::Fields, Fold::Subs];
@@ -72,7 +76,35 @@ impl Fold {
                 .collect(),
         }
     }
+
+    /// Folds the raw clicks and impressions that match their conditions (placeholders `?1`,
+    /// `?2`) into this fold's tables.
+    fn fold_raw(self, tx: &Transaction<'_>, clicks: Raw<'_>, impressions: Raw<'_>) -> Result<(), StoreError> {
+        for target in self.targets() {
+            let [on_clicks, on_impressions] = target.raw_sql(clicks.0, impressions.0);
+            tx.prepare_cached(&on_clicks)
+                .map_err(backend)?
+                .execute(rusqlite::params_from_iter(&clicks.1))
+                .map_err(backend)?;
+            tx.prepare_cached(&on_impressions)
+                .map_err(backend)?
+                .execute(rusqlite::params_from_iter(&impressions.1))
+                .map_err(backend)?;
+        }
+        Ok(())
+    }
+
+    /// Folds the 15-minute rollups of buckets `[a, b)` (unix seconds) into this fold's tables.
+    fn fold_quarters(self, tx: &Transaction<'_>, a: i64, b: i64) -> Result<(), StoreError> {
+        for target in self.targets() {
+            tx.prepare_cached(&target.quarters_sql()).map_err(backend)?.execute(params![a, b]).map_err(backend)?;
+        }
+        Ok(())
+    }
 }
+
+/// Raw rows to fold: a condition with placeholders `?1` and `?2`, and their values.
+type Raw<'a> = (&'a str, [Value; 2]);
 
 /// One coarse table a fold fills.
 struct Target {
@@ -85,80 +117,64 @@ struct Target {
     field: Option<(u8, &'static str)>,
 }
 
-/// Where a fold reads.
-enum Source {
-    /// `rollup_clicks` rows with `bucket` in `[?1, ?2)` (unix seconds).
-    Quarters,
-    /// Raw clicks and impressions matching a condition with parameters `?1` and `?2`.
-    Raw { clicks: &'static str, impressions: &'static str },
-}
-
 const UPSERT: &str = "ON CONFLICT DO UPDATE SET impressions = impressions + excluded.impressions,
     clicks = clicks + excluded.clicks, unique_clicks = unique_clicks + excluded.unique_clicks,
     payout = payout + excluded.payout, revenue = revenue + excluded.revenue";
 
-/// The error codes of traffic that is kept raw but never counted (ids that name nothing).
-fn uncounted() -> String {
-    format!("{}, {}", Rejection::UnknownOffer.code(), Rejection::UnknownAffiliate.code())
-}
-
 impl Target {
-    fn statements(&self, source: &Source) -> Vec<String> {
+    /// The target's `INSERT INTO … SELECT` up to the sums (a row starts at `bucket`, an
+    /// expression in unix seconds), and its `GROUP BY` (the row, named by `group`, and the key).
+    fn insert_select(&self, bucket: &str, group: &str) -> (String, String) {
         let keys = self.keys.join(", ");
-        let (pos_col, pos_val, value_col, value_val) = match self.field {
+        let (field_col, field_val, value_col, value_val) = match self.field {
             Some((code, column)) => ("field, ", format!("{code}, "), ", value", format!(", {column}")),
             None => ("", String::new(), "", String::new()),
         };
         let insert = format!(
-            "INSERT INTO {table} ({pos_col}bucket, {keys}{value_col}, impressions, clicks, unique_clicks, payout, revenue)",
+            "INSERT INTO {table} ({field_col}bucket, {keys}{value_col}, impressions, clicks, unique_clicks, payout, \
+             revenue) SELECT {field_val}{bucket}, {keys}{value_val}",
             table = self.table
         );
+        (insert, format!("GROUP BY {group}, {keys}{value_val}"))
+    }
+
+    /// Folds `rollup_clicks` rows with `bucket` in `[?1, ?2)` (unix seconds).
+    fn quarters_sql(&self) -> String {
         let g = self.grain;
-        match source {
-            Source::Quarters => vec![format!(
-                "{insert} SELECT {pos_val}bucket / {g} * {g}, {keys}{value_val}, sum(impressions), sum(clicks),
-                 sum(unique_clicks), sum(payout), sum(revenue) FROM rollup_clicks WHERE bucket >= ?1 AND bucket < ?2
-                 GROUP BY bucket / {g}, {keys}{value_val} {UPSERT}"
-            )],
-            Source::Raw { clicks, impressions } => vec![
-                format!(
-                    "{insert} SELECT {pos_val}ts / {gm} * {g}, {keys}{value_val}, 0, sum(is_filter = 0),
-                     sum(is_unique = 1 AND is_filter = 0), sum(payout), sum(revenue) FROM clicks
-                     WHERE {clicks} AND error_code NOT IN ({uncounted}) GROUP BY ts / {gm}, {keys}{value_val} {UPSERT}",
-                    gm = g * 1000,
-                    uncounted = uncounted()
-                ),
-                format!(
-                    "{insert} SELECT {pos_val}ts / {gm} * {g}, {keys}{value_val}, count(*), 0, 0, sum(payout),
-                     sum(revenue) FROM impressions WHERE {impressions} AND error_code = 0
-                     GROUP BY ts / {gm}, {keys}{value_val} {UPSERT}",
-                    gm = g * 1000
-                ),
-            ],
-        }
+        let (insert, group) = self.insert_select(&format!("bucket / {g} * {g}"), &format!("bucket / {g}"));
+        format!(
+            "{insert}, sum(impressions), sum(clicks), sum(unique_clicks), sum(payout), sum(revenue) FROM rollup_clicks
+             WHERE bucket >= ?1 AND bucket < ?2 {group} {UPSERT}"
+        )
+    }
+
+    /// Folds raw clicks, then raw impressions, matching their conditions.
+    fn raw_sql(&self, clicks: &str, impressions: &str) -> [String; 2] {
+        let (g, gm) = (self.grain, self.grain * 1000);
+        let (insert, group) = self.insert_select(&format!("ts / {gm} * {g}"), &format!("ts / {gm}"));
+        [
+            format!(
+                "{insert}, {RAW_CLICK_SUMS} FROM clicks WHERE {clicks} AND {counted} {group} {UPSERT}",
+                counted = raw_clicks_counted()
+            ),
+            format!(
+                "{insert}, {RAW_IMPRESSION_SUMS} FROM impressions WHERE {impressions} AND {RAW_IMPRESSIONS_COUNTED} \
+                 {group} {UPSERT}"
+            ),
+        ]
     }
 }
 
-/// Folds the 15-minute rollups of buckets `[a, b)` (unix seconds).
-fn from_quarters(tx: &Transaction<'_>, fold: Fold, a: i64, b: i64) -> Result<(), StoreError> {
-    for target in fold.targets() {
-        for sql in target.statements(&Source::Quarters) {
-            tx.prepare_cached(&sql).map_err(backend)?.execute(params![a, b]).map_err(backend)?;
+/// The marks, in one read.
+pub(crate) fn marks(conn: &Connection) -> Result<Marks, StoreError> {
+    let mut out: Marks = [None; 4];
+    let mut stmt = conn.prepare_cached("SELECT name, through FROM rollup_marks").map_err(backend)?;
+    let mut rows = stmt.query([]).map_err(backend)?;
+    while let Some(row) = rows.next().map_err(backend)? {
+        let name: String = row.get(0).map_err(backend)?;
+        if let Some(i) = Fold::ALL.iter().position(|f| f.name() == name) {
+            out[i] = Some(row.get(1).map_err(backend)?);
         }
-    }
-    Ok(())
-}
-
-/// The marks (unix milliseconds), `None` for a fold not yet started.
-pub(crate) fn marks(conn: &Connection) -> Result<[Option<i64>; 4], StoreError> {
-    let mut out = [None; 4];
-    for (i, fold) in Fold::ALL.iter().enumerate() {
-        out[i] = conn
-            .prepare_cached("SELECT through FROM rollup_marks WHERE name = ?1")
-            .map_err(backend)?
-            .query_row(params![fold.name()], |r| r.get(0))
-            .optional()
-            .map_err(backend)?;
     }
     Ok(out)
 }
@@ -173,29 +189,42 @@ fn set_mark(tx: &Transaction<'_>, fold: Fold, through: i64) -> Result<(), StoreE
     Ok(())
 }
 
-/// Rowids of the newest raw click and impression, taken before a batch is written.
-pub(crate) fn high_water(tx: &Transaction<'_>) -> Result<(i64, i64), StoreError> {
-    let max = |table: &str| -> Result<i64, StoreError> {
+/// A batch with events before some fold's mark: the marks, and the rowids of the newest raw
+/// click and impression before the batch was written.
+pub(crate) struct Late {
+    oldest_ms: i64,
+    marks: Marks,
+    clicks_after: i64,
+    impressions_after: i64,
+}
+
+/// Before a batch whose oldest event is at `oldest_ms` is written: whether it is late for a
+/// fold, and if so what [`add_late`] needs. Costs one read when it is not.
+pub(crate) fn late(tx: &Transaction<'_>, oldest_ms: i64) -> Result<Option<Late>, StoreError> {
+    let marks = marks(tx)?;
+    if !marks.iter().flatten().any(|m| oldest_ms < *m) {
+        return Ok(None);
+    }
+    let newest = |table: &str| -> Result<i64, StoreError> {
         tx.prepare_cached(&format!("SELECT coalesce(max(rowid), 0) FROM {table}"))
             .map_err(backend)?
             .query_row([], |r| r.get(0))
             .map_err(backend)
     };
-    Ok((max("clicks")?, max("impressions")?))
+    Ok(Some(Late { oldest_ms, marks, clicks_after: newest("clicks")?, impressions_after: newest("impressions")? }))
 }
 
-/// Adds the events of the batch just written (rowids above `high_water`) that fall before a
-/// fold's mark to that fold's tables. `oldest_ms` is the batch's oldest event.
-pub(crate) fn add_late(tx: &Transaction<'_>, high_water: (i64, i64), oldest_ms: i64) -> Result<(), StoreError> {
-    for (fold, mark) in Fold::ALL.into_iter().zip(marks(tx)?) {
-        let Some(mark) = mark.filter(|m| oldest_ms < *m) else { continue };
-        let source = Source::Raw { clicks: "rowid > ?1 AND ts < ?2", impressions: "rowid > ?1 AND ts < ?2" };
-        for target in fold.targets() {
-            let [clicks, impressions] = <[String; 2]>::try_from(target.statements(&source))
-                .map_err(|_| StoreError::Backend("a raw fold has two statements".into()))?;
-            tx.prepare_cached(&clicks).map_err(backend)?.execute(params![high_water.0, mark]).map_err(backend)?;
-            tx.prepare_cached(&impressions).map_err(backend)?.execute(params![high_water.1, mark]).map_err(backend)?;
-        }
+/// Adds the events of the batch just written that fall before a fold's mark to that fold's
+/// tables.
+pub(crate) fn add_late(tx: &Transaction<'_>, late: &Late) -> Result<(), StoreError> {
+    for (fold, mark) in Fold::ALL.into_iter().zip(late.marks) {
+        let Some(mark) = mark.filter(|m| late.oldest_ms < *m) else { continue };
+        let condition = "rowid > ?1 AND ts < ?2";
+        fold.fold_raw(
+            tx,
+            (condition, [late.clicks_after.into(), mark.into()]),
+            (condition, [late.impressions_after.into(), mark.into()]),
+        )?;
     }
     Ok(())
 }
@@ -242,30 +271,23 @@ pub(crate) fn step(conn: &mut Connection, due: i64) -> Result<bool, StoreError> 
         let end = match fold {
             Fold::Offer | Fold::Full | Fold::Fields => {
                 let end = (start + 4 * QUARTER_MS).min(due);
-                from_quarters(&tx, fold, start / 1000, end / 1000)?;
+                fold.fold_quarters(&tx, start / 1000, end / 1000)?;
                 end
             }
             Fold::Subs => {
-                let mut end = (start + QUARTER_MS).min(due);
                 let nth: Option<i64> = tx
                     .prepare_cached("SELECT ts FROM clicks WHERE id >= ?1 ORDER BY id LIMIT 1 OFFSET ?2")
                     .map_err(backend)?
                     .query_row(params![id_bound_ms(start), STEP_CLICKS], |r| r.get(0))
                     .optional()
                     .map_err(backend)?;
-                if let Some(ts) = nth.filter(|ts| *ts > start) {
-                    end = end.min(ts);
-                }
-                let source = Source::Raw { clicks: "id >= ?1 AND id < ?2", impressions: "ts >= ?1 AND ts < ?2" };
-                for target in fold.targets() {
-                    let [clicks, impressions] = <[String; 2]>::try_from(target.statements(&source))
-                        .map_err(|_| StoreError::Backend("a raw fold has two statements".into()))?;
-                    tx.prepare_cached(&clicks)
-                        .map_err(backend)?
-                        .execute(params![id_bound_ms(start), id_bound_ms(end)])
-                        .map_err(backend)?;
-                    tx.prepare_cached(&impressions).map_err(backend)?.execute(params![start, end]).map_err(backend)?;
-                }
+                let end =
+                    nth.filter(|ts| *ts > start).map_or(start + QUARTER_MS, |ts| ts.min(start + QUARTER_MS)).min(due);
+                fold.fold_raw(
+                    &tx,
+                    ("id >= ?1 AND id < ?2", [id_bound_ms(start).into(), id_bound_ms(end).into()]),
+                    ("ts >= ?1 AND ts < ?2", [start.into(), end.into()]),
+                )?;
                 end
             }
         };

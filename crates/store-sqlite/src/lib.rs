@@ -16,15 +16,45 @@ mod tally;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use chrono::{DateTime, Utc};
+use clicktrail_domain::money::Money;
 use clicktrail_store::StoreError;
 use rusqlite::Connection;
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
 
 pub use events::{EVENTS_FILE, SqliteEvents};
 pub use migrate::{EVENT_MIGRATIONS, MIGRATIONS, migrate, migrate_with};
 
 /// Money is stored as whole 10^-8ths: exact for amounts (at most four decimals) and for the
 /// thousandth of a cpm amount an impression earns (at most seven).
-pub(crate) const MONEY_SCALE: u32 = 8;
+const MONEY_SCALE: u32 = 8;
+
+pub(crate) fn decimal_units(d: Decimal) -> i64 {
+    (d * Decimal::from(10_i64.pow(MONEY_SCALE))).trunc().to_i64().unwrap_or(0)
+}
+
+pub(crate) fn to_units(m: Money) -> i64 {
+    decimal_units(m.amount())
+}
+
+pub(crate) fn from_units(units: i64) -> Decimal {
+    Decimal::new(units, MONEY_SCALE).normalize()
+}
+
+/// Unix milliseconds, as times are stored.
+pub(crate) fn ms(at: DateTime<Utc>) -> i64 {
+    at.timestamp_millis()
+}
+
+pub(crate) fn from_ms(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+/// Unsigned count from SQL.
+pub(crate) fn count(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
 
 /// Name of the database file inside the data directory.
 pub const DB_FILE: &str = "clicktrail.db";

@@ -1,14 +1,14 @@
 //! Tallies in SQL: the pieces of [`plan`] read from the coarsest table that has every field the
 //! query needs, summed by `GROUP BY`.
 
-use chrono::{DateTime, Utc};
+use clicktrail_domain::click::Rejection;
 use clicktrail_domain::report::{Dimension, Key, Tally, Totals};
 use clicktrail_store::StoreError;
 use clicktrail_store::tally::{Grain, Level, Piece, Served, Tallies, TallyQuery, plan};
 use rusqlite::types::Value;
 use rusqlite::{Connection, Row};
 
-use crate::backend;
+use crate::{backend, from_ms};
 
 /// A table a piece is read from.
 pub(crate) struct Table {
@@ -16,7 +16,7 @@ pub(crate) struct Table {
     pub grain: Grain,
     /// The `FROM` clause.
     pub from: &'static str,
-    /// Extra condition (`position = 1`, say), or empty.
+    /// Extra condition (`field = 1`, say), or empty.
     pub condition: String,
 }
 
@@ -71,18 +71,24 @@ pub(crate) fn field_code(d: Dimension) -> Option<u8> {
     (1..).zip(FIELDS).find(|(_, (f, _))| *f == d).map(|(code, _)| code)
 }
 
-/// Column of a field in the raw tables.
+/// Column of a field in the raw tables (clicks, impressions, conversions).
 pub(crate) fn raw_column(d: Dimension) -> Option<String> {
-    match d {
-        Dimension::Sub(i) if i < 5 => Some(format!("sub{}", i + 1)),
-        Dimension::Sub(_) => None,
-        Dimension::Source => Some("source_id".into()),
-        Dimension::Country => Some("country".into()),
-        Dimension::Device => Some("device_type".into()),
-        Dimension::Os => Some("os".into()),
-        other => rollup_column(other),
-    }
+    FIELDS.iter().find(|(f, _)| *f == d).map(|(_, column)| (*column).to_owned()).or_else(|| rollup_column(d))
 }
+
+/// The raw clicks that count (traffic on ids that name nothing is kept but never counted).
+pub(crate) fn raw_clicks_counted() -> String {
+    format!("error_code NOT IN ({}, {})", Rejection::UnknownOffer.code(), Rejection::UnknownAffiliate.code())
+}
+
+/// What a raw click counts, as the sums of a traffic tally: impressions, clicks, unique
+/// clicks, payout, revenue.
+pub(crate) const RAW_CLICK_SUMS: &str =
+    "0, sum(is_filter = 0), sum(is_unique = 1 AND is_filter = 0), sum(payout), sum(revenue)";
+
+/// What a raw impression counts (refused ones never), as the sums of a traffic tally.
+pub(crate) const RAW_IMPRESSIONS_COUNTED: &str = "error_code = 0";
+pub(crate) const RAW_IMPRESSION_SUMS: &str = "count(*), 0, 0, sum(payout), sum(revenue)";
 
 /// Adds `column IN (…)` for every filter (text without regard to ASCII case).
 pub(crate) fn filter(
@@ -192,8 +198,4 @@ pub(crate) fn over(
         }
     }
     Ok(out)
-}
-
-fn from_ms(ms: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_millis(ms).unwrap_or_default()
 }
