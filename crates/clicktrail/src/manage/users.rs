@@ -52,13 +52,9 @@ async fn close(mut user: User, config: &Config, now: Timestamp) -> Result<Option
     Ok(Some(user))
 }
 
-macro_rules! role_resource {
-    ($ty:ident, $role:expr, $name:literal) => {
-        #[doc = concat!("A user with the ", $name, " role, as its own API resource.")]
-        #[derive(Debug, Clone, Serialize, Deserialize)]
-        #[serde(transparent)]
-        pub struct $ty(pub User);
-
+/// A wrapper of `User` (one API resource's view of users) stored as the user itself.
+macro_rules! user_entity {
+    ($ty:ident) => {
         impl Entity for $ty {
             const KIND: Kind = Kind::User;
             fn id(&self) -> i64 {
@@ -71,6 +67,17 @@ macro_rules! role_resource {
                 self.0.index()
             }
         }
+    };
+}
+
+macro_rules! role_resource {
+    ($ty:ident, $role:expr, $name:literal) => {
+        #[doc = concat!("A user with the ", $name, " role, as its own API resource.")]
+        #[derive(Debug, Clone, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $ty(pub User);
+
+        user_entity!($ty);
 
         #[async_trait]
         impl Resource for $ty {
@@ -162,18 +169,7 @@ impl AnyUserSpec {
 #[serde(transparent)]
 pub struct AnyUser(pub User);
 
-impl Entity for AnyUser {
-    const KIND: Kind = Kind::User;
-    fn id(&self) -> i64 {
-        self.0.id
-    }
-    fn set_id(&mut self, id: i64) {
-        self.0.id = id;
-    }
-    fn index(&self) -> Index {
-        self.0.index()
-    }
-}
+user_entity!(AnyUser);
 
 #[async_trait]
 impl Resource for AnyUser {
