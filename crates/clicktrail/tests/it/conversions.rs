@@ -367,14 +367,21 @@ async fn coupons_and_the_pixel_attribute_conversions() {
     assert_eq!(list["data"][0]["txid"], "PX1");
 }
 
-#[tokio::test]
-async fn a_receiver_that_is_down_gets_every_postback_when_it_comes_back() {
+/// A network whose affiliate's postbacks go to an address nothing listens on yet: the address,
+/// the app, the affiliate and an offer.
+async fn postbacks_to_a_closed_port() -> (std::net::SocketAddr, TestApp, i64, i64) {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let app = app().await;
     let (aff, _) = affiliate(&app).await;
     let offer = app.create_id("/api/offers", offer_body("O", json!({}))).await;
     app.create("/api/postbacks", json!({"affiliate_id": aff, "url": format!("http://{port}/pb?c={{conversion_id}}")}))
         .await;
+    (port, app, aff, offer)
+}
+
+#[tokio::test]
+async fn a_receiver_that_is_down_gets_every_postback_when_it_comes_back() {
+    let (port, app, aff, offer) = postbacks_to_a_closed_port().await;
     let mut ids = Vec::new();
     for _ in 0..3 {
         let cid = click(&app, offer, aff, "").await;
@@ -416,12 +423,7 @@ async fn a_receiver_that_is_down_gets_every_postback_when_it_comes_back() {
 
 #[tokio::test]
 async fn a_restart_mid_retry_loses_nothing() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let app = app().await;
-    let (aff, _) = affiliate(&app).await;
-    let offer = app.create_id("/api/offers", offer_body("O", json!({}))).await;
-    app.create("/api/postbacks", json!({"affiliate_id": aff, "url": format!("http://{port}/pb?c={{conversion_id}}")}))
-        .await;
+    let (port, app, aff, offer) = postbacks_to_a_closed_port().await;
     let cid = click(&app, offer, aff, "").await;
     let id = postback(&app, &format!("click_id={cid}&status=pending")).await.1["conversion_id"].as_i64().unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
