@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use clicktrail_domain::conversion::Conversion;
 use clicktrail_domain::offer::ConversionStatus;
-use clicktrail_domain::report::{Dimension, Totals};
+use clicktrail_domain::report::Totals;
 use clicktrail_store::tally::{Grain, Piece, Tallies, TallyQuery};
 use clicktrail_store::{
     Attempt, ConversionQuery, ConversionStore, Job, JobNext, JobQueue, JobsFor, NewJob, Page, Recorded, StoreError,
@@ -115,8 +115,7 @@ fn conversion_totals(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Total
 }
 
 fn conversion_tally(conn: &Connection, query: &TallyQuery) -> Result<Tallies, StoreError> {
-    let by_offer = query.fields().iter().all(|d| matches!(d, Dimension::Offer | Dimension::Affiliate));
-    let tables: Vec<Table> = if by_offer {
+    let tables: Vec<Table> = if query.beyond_offer_and_affiliate().is_empty() {
         [86_400, 3_600]
             .into_iter()
             .map(|seconds| Table {

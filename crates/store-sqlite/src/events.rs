@@ -668,19 +668,16 @@ enum Cube {
 }
 
 impl Cube {
-    fn for_fields(fields: &[Dimension]) -> Self {
+    fn for_query(query: &TallyQuery) -> Self {
         use Dimension as D;
-        let others: Vec<Dimension> = fields.iter().copied().filter(|d| !matches!(d, D::Offer | D::Affiliate)).collect();
+        let others = query.beyond_offer_and_affiliate();
         if others.is_empty() {
             Cube::Offer
         } else if let [only] = others.as_slice()
             && let Some(code) = tally::field_code(*only)
         {
             Cube::Field(*only, code)
-        } else if fields
-            .iter()
-            .all(|d| matches!(d, D::Offer | D::Affiliate | D::Source | D::Country | D::Device | D::Os))
-        {
+        } else if others.iter().all(|d| matches!(d, D::Source | D::Country | D::Device | D::Os)) {
             Cube::Full
         } else {
             Cube::Raw
@@ -749,7 +746,7 @@ fn traffic_totals(r: &Row<'_>, at: usize) -> rusqlite::Result<Totals> {
 const ROLLUP_SUMS: &str = "sum(impressions), sum(clicks), sum(unique_clicks), sum(payout), sum(revenue)";
 
 fn traffic_tally(conn: &Connection, query: &TallyQuery) -> Result<Tallies, StoreError> {
-    let cube = Cube::for_fields(&query.fields());
+    let cube = Cube::for_query(query);
     let tables = cube.tables(fold::marks(conn)?);
     let time = |expr: &str| query.by_time.then(|| expr.to_owned());
     tally::over(

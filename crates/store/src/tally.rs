@@ -39,6 +39,12 @@ impl TallyQuery {
         all
     }
 
+    /// The fields it groups or filters by other than offer and affiliate (the key of the
+    /// smallest rollups).
+    pub fn beyond_offer_and_affiliate(&self) -> Vec<Dimension> {
+        self.fields().into_iter().filter(|d| !matches!(d, Dimension::Offer | Dimension::Affiliate)).collect()
+    }
+
     /// Whether a filter leaves nothing to match (an empty list of alternatives).
     pub fn matches_nothing(&self) -> bool {
         self.filters.iter().any(|(_, values)| values.is_empty())
