@@ -224,6 +224,16 @@ pub async fn caps_are_exact(counters: Arc<dyn SharedCounters>) -> Check {
     assert_eq!(counters.get("cap:d", Utc::now()).await?, 2, "a refused acquire increments nothing");
     assert_eq!(counters.acquire(std::slice::from_ref(&day)).await?, None);
     assert_eq!(counters.acquire(std::slice::from_ref(&day)).await?, Some(0));
+    counters.release(&[day.clone(), aff.clone()]).await?;
+    assert_eq!(counters.get("cap:d", Utc::now()).await?, 2, "a release gives one unit back");
+    assert_eq!(counters.get("cap:a", Utc::now()).await?, 1);
+    assert_eq!(counters.acquire(&[day.clone(), aff.clone()]).await?, None, "and it can be taken again");
+    for _ in 0..4 {
+        counters.release(std::slice::from_ref(&aff)).await?;
+    }
+    assert_eq!(counters.get("cap:a", Utc::now()).await?, 0, "a counter never goes below zero");
+    counters.release(&[Limit { key: "cap:never".into(), limit: 1, expires_at: soon }]).await?;
+    assert_eq!(counters.get("cap:never", Utc::now()).await?, 0);
     assert_eq!(counters.add("cap:x", 5, soon).await?, 5);
     assert_eq!(counters.add("cap:x", 2, soon).await?, 7);
     let past = Utc::now() - Duration::seconds(1);

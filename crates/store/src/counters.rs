@@ -32,6 +32,10 @@ pub trait SharedCounters: Send + Sync + 'static {
     /// returns the index of the first counter at its limit.
     async fn acquire(&self, limits: &[Limit]) -> Result<Option<usize>, StoreError>;
 
+    /// Gives back one unit of every counter (what an [`acquire`](Self::acquire) took for work
+    /// that was then not done); a counter never goes below zero.
+    async fn release(&self, limits: &[Limit]) -> Result<(), StoreError>;
+
     /// Adds to a counter (restoring counts after a restart); returns the new value.
     async fn add(&self, key: &str, by: u64, expires_at: DateTime<Utc>) -> Result<u64, StoreError>;
 
@@ -118,6 +122,19 @@ impl SharedCounters for MemoryCounters {
             counters.retain(|_, (_, exp)| *exp > now);
         }
         Ok(None)
+    }
+
+    async fn release(&self, limits: &[Limit]) -> Result<(), StoreError> {
+        let now = Utc::now();
+        let mut counters = lock(&self.counters);
+        for l in limits {
+            if let Some((value, expires)) = counters.get_mut(&l.key)
+                && *expires > now
+            {
+                *value = value.saturating_sub(1);
+            }
+        }
+        Ok(())
     }
 
     async fn add(&self, key: &str, by: u64, expires_at: DateTime<Utc>) -> Result<u64, StoreError> {
