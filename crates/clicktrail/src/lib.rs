@@ -3,7 +3,8 @@
 //! The library holds the whole server; `main.rs` only parses the command line. Layout:
 //! - [`settings`]: defaults, TOML file, `CLICKTRAIL_*` environment;
 //! - [`app`]: state, start-up and graceful shutdown; [`bootstrap`]: first-start set-up;
-//! - [`auth`]: API keys to callers; [`manage`]: management operations shared by every API;
+//! - [`auth`]: API keys to callers; [`access`]: what each caller sees of money;
+//!   [`manage`]: management operations shared by every API;
 //! - [`http`]: routes and the mapping of [`error::Error`] to each dialect's bodies;
 //! - [`cli`]: the subcommands, [`demo`]: the demo network.
 //!
@@ -14,6 +15,7 @@
 // The raw-click object of dialect D is one large `json!` literal.
 #![recursion_limit = "256"]
 
+pub mod access;
 pub mod app;
 pub mod auth;
 pub mod bootstrap;

@@ -23,6 +23,7 @@ use utoipa_axum::routes;
 use super::error::ApiError;
 use super::extract::{JsonBody, NativeCaller, Params, path_id};
 use super::track::PIXEL_GIF;
+use crate::access::MoneyView;
 use crate::app::AppState;
 use crate::convert::{Inbound, parse_status};
 use crate::error::Error;
@@ -174,7 +175,7 @@ pub async fn list(
     State(state): State<AppState>,
     caller: NativeCaller,
     params: Params,
-) -> Result<Json<ConversionList>, ApiError> {
+) -> Result<Json<serde_json::Value>, ApiError> {
     caller.require(Scope::ReadConversions)?;
     let request = params.list_request(&["approved", "pending", "rejected"])?;
     let mut q = ConversionQuery {
@@ -199,10 +200,18 @@ pub async fn list(
         Role::Advertiser => q.offer_ids = Some(state.conversions.advertiser_offers(caller.user.id)),
     }
     let page = state.conversions.store().conversions(&q).await?;
-    Ok(Json(ConversionList {
-        data: page.items,
-        meta: ListMeta { total: page.total, page: request.page, per_page: request.per_page },
-    }))
+    let view = MoneyView::of(caller.role());
+    Ok(Json(json!({
+        "data": page.items.iter().map(|c| shown(c, view)).collect::<Vec<_>>(),
+        "meta": ListMeta { total: page.total, page: request.page, per_page: request.per_page },
+    })))
+}
+
+/// A conversion as `view` may see it.
+fn shown(c: &Conversion, view: MoneyView) -> serde_json::Value {
+    let mut value = serde_json::to_value(c).unwrap_or_default();
+    view.redact_conversion(&mut value);
+    value
 }
 
 /// One conversion.
@@ -212,8 +221,9 @@ pub async fn get_one(
     State(state): State<AppState>,
     caller: NativeCaller,
     Path(id): Path<String>,
-) -> Result<Json<Conversion>, ApiError> {
-    Ok(Json(state.conversions.get(&caller, path_id(&id, "conversion")?).await?))
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let c = state.conversions.get(&caller, path_id(&id, "conversion")?).await?;
+    Ok(Json(shown(&c, MoneyView::of(caller.role()))))
 }
 
 /// Approve, reject, or move back to pending (admins and the offer's advertiser).
@@ -224,7 +234,7 @@ pub async fn update(
     caller: NativeCaller,
     Path(id): Path<String>,
     JsonBody(body): JsonBody,
-) -> Result<Json<Conversion>, ApiError> {
+) -> Result<Json<serde_json::Value>, ApiError> {
     let id = path_id(&id, "conversion")?;
     let patch: StatusPatch = crate::manage::parse_spec(body)?;
     let to = parse_status(&patch.status)?;
@@ -232,7 +242,8 @@ pub async fn update(
     if reason.len() > 1000 {
         return Err(Error::invalid("reason", "must be at most 1000 characters").into());
     }
-    Ok(Json(state.conversions.change_status(&caller, id, to, reason).await?))
+    let c = state.conversions.change_status(&caller, id, to, reason).await?;
+    Ok(Json(shown(&c, MoneyView::of(caller.role()))))
 }
 
 /// Every delivery attempt of the conversion's affiliate postbacks.

@@ -19,6 +19,7 @@ use rust_decimal::prelude::ToPrimitive;
 use serde_json::{Value, json};
 
 use super::extract::Params;
+use crate::access::MoneyView;
 use crate::app::AppState;
 use crate::error::ErrorKind;
 use crate::reports::{Audience, Filters, Request};
@@ -46,13 +47,13 @@ fn percent(top: u64, bottom: u64) -> String {
     format!("{:.2}", money_out(value))
 }
 
-fn row(name: &str, t: &Totals) -> Value {
+fn row(name: &str, t: &Totals, view: MoneyView) -> Value {
     let orders = t.conversions + t.leads;
     json!({
         "impressions": t.impressions,
         "click": t.clicks,
         "order": orders,
-        "revenue": money_out(t.revenue).to_f64().unwrap_or(0.0),
+        "revenue": money_out(view.headline(t.payout, t.revenue)).to_f64().unwrap_or(0.0),
         "source_name": name,
         "cvr": percent(orders, t.clicks),
         "ctr": percent(t.clicks, t.impressions),
@@ -103,6 +104,7 @@ async fn traffic_source(State(state): State<AppState>, extensions: Extensions, p
         Role::Affiliate => Audience::Affiliate(caller.user.id),
         Role::Advertiser => Audience::Advertiser(caller.user.id),
     };
+    let view = MoneyView::of_audience(audience);
     let request = Request {
         from,
         to,
@@ -143,9 +145,10 @@ async fn traffic_source(State(state): State<AppState>, extensions: Extensions, p
         slot.payout += r.totals.payout;
         slot.revenue += r.totals.revenue;
     }
-    let mut data: Vec<Value> = sources.iter().zip(&per_source).map(|(s, t)| row(s.spec.name.as_str(), t)).collect();
+    let mut data: Vec<Value> =
+        sources.iter().zip(&per_source).map(|(s, t)| row(s.spec.name.as_str(), t, view)).collect();
     if !other.is_empty() {
-        data.push(row("Other", &other));
+        data.push(row("Other", &other, view));
     }
     Json(json!({"status": "success", "data": data})).into_response()
 }

@@ -17,6 +17,7 @@ use serde_json::{Map, Value, json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::access::MoneyView;
 use crate::app::AppState;
 use crate::error::Error;
 use crate::http::error::ApiError;
@@ -45,7 +46,7 @@ fn number(d: Decimal) -> Value {
 }
 
 /// One row as JSON: its key fields, then the metrics the audience may see.
-pub fn row_json(group_by: &[Dimension], key: &[Key], t: &Totals, affiliate: bool) -> Value {
+pub fn row_json(group_by: &[Dimension], key: &[Key], t: &Totals, view: MoneyView) -> Value {
     let mut map = Map::new();
     for (d, k) in group_by.iter().zip(key) {
         map.insert(d.name().into(), serde_json::to_value(k).unwrap_or(Value::Null));
@@ -56,9 +57,9 @@ pub fn row_json(group_by: &[Dimension], key: &[Key], t: &Totals, affiliate: bool
     map.insert("leads".into(), t.leads.into());
     map.insert("conversions".into(), t.conversions.into());
     map.insert("cr".into(), number(t.cr()));
-    map.insert("epc".into(), number(t.epc(affiliate)));
+    map.insert("epc".into(), number(view.epc(t)));
     map.insert("payout".into(), number(t.payout));
-    if !affiliate {
+    if view.shows_revenue() {
         map.insert("revenue".into(), number(t.revenue));
         map.insert("profit".into(), number(t.profit()));
         map.insert("roi".into(), number(t.roi()));
@@ -138,15 +139,15 @@ pub fn request(state: &AppState, caller: &NativeCaller, params: &Params) -> Resu
 pub async fn report(State(state): State<AppState>, caller: NativeCaller, params: Params) -> Result<Response, ApiError> {
     caller.require(Scope::ReadStats)?;
     let req = request(&state, &caller, &params)?;
-    let affiliate = matches!(req.audience, Audience::Affiliate(_));
+    let view = MoneyView::of_audience(req.audience);
     let result = state.reporter.run(&req).await?;
     let rows: Vec<Value> =
-        result.rows.iter().map(|Row { key, totals }| row_json(&req.group_by, key, totals, affiliate)).collect();
+        result.rows.iter().map(|Row { key, totals }| row_json(&req.group_by, key, totals, view)).collect();
     let format = params.get("format").unwrap_or("json");
     match format {
         "json" => Ok(Json(json!({
             "data": rows,
-            "totals": row_json(&[], &[], &result.total, affiliate),
+            "totals": row_json(&[], &[], &result.total, view),
             "meta": {"from": req.from.to_rfc3339(), "to": req.to.to_rfc3339(), "timezone": req.tz.name(), "source": match (result.served.rollups, result.served.raw) {
                 (true, true) => "rollups+raw",
                 (false, true) => "raw",
@@ -155,7 +156,7 @@ pub async fn report(State(state): State<AppState>, caller: NativeCaller, params:
         }))
         .into_response()),
         "csv" => {
-            let header: Vec<String> = row_json(&req.group_by, &vec![Key::Id(0); req.group_by.len()], &Totals::default(), affiliate)
+            let header: Vec<String> = row_json(&req.group_by, &vec![Key::Id(0); req.group_by.len()], &Totals::default(), view)
                 .as_object()
                 .map(|m| m.keys().cloned().collect())
                 .unwrap_or_default();
