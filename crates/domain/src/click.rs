@@ -243,7 +243,8 @@ pub struct TrackingParams {
     pub android_id: String,
     /// Deep link requested (`url=`).
     pub deep_link: String,
-    /// Every other query parameter, in order.
+    /// The query parameters as sent, in order, but for sub-ids, `source_id`, the mobile ad ids
+    /// and `async` (the raw-click log's `query_parameters`; at most 32).
     pub extra: Vec<(String, String)>,
 }
 

@@ -20,8 +20,10 @@ use md5::Md5;
 use serde_json::{Value, json};
 use sha1::{Digest, Sha1};
 
+use super::error::ApiError;
 use super::error::public_message;
 use super::extract::JsonBody;
+use crate::access::MoneyView;
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::{Error, ErrorKind};
@@ -214,9 +216,11 @@ async fn stream(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,
     extensions: Extensions,
-    JsonBody(body): JsonBody,
+    body: Result<JsonBody, ApiError>,
 ) -> Result<Json<Value>, DError> {
     let caller = caller(&state, &headers, &extensions).await?;
+    // A body that is not JSON is answered in this dialect's shape too.
+    let JsonBody(body) = body.map_err(|e| DError(e.0))?;
     let tz_id = body
         .get("timezone_id")
         .and_then(Value::as_i64)
@@ -246,7 +250,7 @@ async fn stream(
                 continue;
             }
             if visible(&caller, &snapshot, c) && selected(c, &filters, &exclusions) {
-                out.push(click_json(&state, &snapshot, c));
+                out.push(click_json(&state, &snapshot, c, MoneyView::of(caller.role())));
                 if out.len() == MAX_CLICKS {
                     break 'scan;
                 }
@@ -277,7 +281,7 @@ async fn by_id(
     if !visible(&caller, &snapshot, &click) {
         return Err(not_found().into());
     }
-    Ok(Json(click_json(&state, &snapshot, &click)))
+    Ok(Json(click_json(&state, &snapshot, &click, MoneyView::of(caller.role()))))
 }
 
 fn hashes(value: &str) -> (String, String) {
@@ -288,7 +292,7 @@ fn hashes(value: &str) -> (String, String) {
 }
 
 /// A click with exactly the seed's fields.
-pub fn click_json(state: &AppState, snapshot: &Snapshot, c: &Click) -> Value {
+pub fn click_json(state: &AppState, snapshot: &Snapshot, c: &Click, view: MoneyView) -> Value {
     let offer = snapshot.offers.get(&c.offer_id);
     let (idfa_md5, idfa_sha1) = hashes(&c.params.idfa);
     let (gaid_md5, gaid_sha1) = hashes(&c.params.google_ad_id);
@@ -308,7 +312,7 @@ pub fn click_json(state: &AppState, snapshot: &Snapshot, c: &Click) -> Value {
         "sub4": c.params.subs[3],
         "sub5": c.params.subs[4],
         "revenue_type": offer.map_or(String::new(), |o| o.spec.revenue_type().as_str().to_uppercase()),
-        "revenue": c.revenue.to_f64(),
+        "revenue": view.headline_money(c.payout, c.revenue).to_f64(),
         "referer": c.referer,
         "error_code": c.rejection.map_or(0, Rejection::code),
         "user_ip": c.ip.to_string(),

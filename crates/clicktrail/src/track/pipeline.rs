@@ -45,6 +45,34 @@ pub fn parse_params(query: &[(String, String)]) -> TrackingParams {
     let mut p = TrackingParams::default();
     for (name, value) in query {
         let v = bounded(value.trim());
+        // Kept as sent for the raw-click log too (everything but sub-ids, source, ad ids, async).
+        let shown = !matches!(
+            name.as_str(),
+            "sub1"
+                | "aff_sub"
+                | "s1"
+                | "sub2"
+                | "aff_sub2"
+                | "s2"
+                | "sub3"
+                | "aff_sub3"
+                | "s3"
+                | "sub4"
+                | "aff_sub4"
+                | "s4"
+                | "sub5"
+                | "aff_sub5"
+                | "s5"
+                | "source_id"
+                | "idfa"
+                | "gaid"
+                | "google_ad_id"
+                | "android_id"
+                | "async"
+        );
+        if shown && p.extra.len() < MAX_EXTRA {
+            p.extra.push((bounded(name), v.clone()));
+        }
         match name.as_str() {
             "sub1" | "aff_sub" | "s1" => p.subs[0] = v,
             "sub2" | "aff_sub2" | "s2" => p.subs[1] = v,
@@ -55,13 +83,11 @@ pub fn parse_params(query: &[(String, String)]) -> TrackingParams {
             "creative_id" => p.creative_id = v.parse().ok(),
             "url_id" => p.url_id = v.parse().ok(),
             "campaign" => p.campaign = v,
-            "__cc" | "coupon_code" => p.coupon_code = v.to_ascii_uppercase(),
+            "__cc" | "coupon_code" => p.coupon_code = v,
             "idfa" => p.idfa = v,
             "gaid" | "google_ad_id" => p.google_ad_id = v,
             "android_id" => p.android_id = v,
             "url" => p.deep_link = v,
-            "async" => {}
-            _ if p.extra.len() < MAX_EXTRA => p.extra.push((bounded(name), v)),
             _ => {}
         }
     }
@@ -136,9 +162,19 @@ mod tests {
         ]));
         assert_eq!((p.subs[0].as_str(), p.subs[2].as_str()), ("fb", "x"));
         assert_eq!((p.source_id.as_str(), p.creative_id, p.url_id), ("newsletter", Some(4), None));
-        assert_eq!((p.coupon_code.as_str(), p.google_ad_id.as_str()), ("SUMMER", "g-1"));
+        assert_eq!((p.coupon_code.as_str(), p.google_ad_id.as_str()), ("summer", "g-1"), "the coupon as sent");
         assert_eq!(p.deep_link, "https://shop.example/deep");
-        assert_eq!(p.extra, q(&[("utm_source", "mail")]));
+        assert_eq!(
+            p.extra,
+            q(&[
+                ("creative_id", "4"),
+                ("url_id", "nope"),
+                ("__cc", "summer"),
+                ("url", "https://shop.example/deep"),
+                ("utm_source", "mail")
+            ]),
+            "the parameters as sent but sub-ids, source, ad ids and async"
+        );
     }
 
     #[test]

@@ -124,16 +124,24 @@ async fn every_parameter_lands_in_the_stored_click() {
     assert_eq!((c.offer_id, c.affiliate_id), (offer, n.aff));
     assert_eq!(c.params.subs, ["fb ads", "b&c", "3", "4", "5"].map(String::from));
     assert_eq!((c.params.source_id.as_str(), c.params.creative_id, c.params.url_id), ("newsletter", Some(4), Some(9)));
-    assert_eq!((c.params.campaign.as_str(), c.params.coupon_code.as_str()), ("spring", "SUMMER"));
+    assert_eq!((c.params.campaign.as_str(), c.params.coupon_code.as_str()), ("spring", "summer"), "the coupon as sent");
     assert_eq!(
         (c.params.idfa.as_str(), c.params.google_ad_id.as_str(), c.params.android_id.as_str()),
         ("IDFA-X", "GAID-Y", "AID-Z")
     );
     assert_eq!(c.params.deep_link, "https://evil.example/");
-    assert_eq!(
-        c.params.extra,
-        vec![("utm_source".to_owned(), "mail".to_owned()), ("utm_source".to_owned(), "again".to_owned())]
-    );
+    let sent: Vec<(String, String)> = [
+        ("creative_id", "4"),
+        ("url_id", "9"),
+        ("campaign", "spring"),
+        ("__cc", "summer"),
+        ("url", "https://evil.example/"),
+        ("utm_source", "mail"),
+        ("utm_source", "again"),
+    ]
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .into();
+    assert_eq!(c.params.extra, sent, "the parameters as sent but sub-ids, source and ad ids");
     assert_eq!(c.ip.to_string(), "203.0.113.9", "X-Forwarded-For from a trusted proxy");
     assert_eq!((c.referer.as_str(), c.language.as_str()), ("https://pub.example/article", "fr"));
     assert_eq!(c.user_agent, IPHONE);
