@@ -29,6 +29,7 @@ use serde_json::{Value, json};
 
 use super::error::ApiError;
 use super::extract::{JsonBody, Params};
+use crate::access::MoneyView;
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::{Error, ErrorKind};
@@ -398,7 +399,7 @@ async fn stats(
         audience: audience(&caller),
     };
     let report = state.reporter.run(&request).await?;
-    let affiliate = caller.role() == Role::Affiliate;
+    let view = MoneyView::of(caller.role());
     let data: Vec<Value> = report
         .rows
         .iter()
@@ -413,21 +414,13 @@ async fn stats(
                 map.insert(name.into(), value);
             }
             let t = &r.totals;
-            let conversions = t.conversions + t.leads;
-            let cvr = if t.clicks == 0 {
-                rust_decimal::Decimal::ZERO
-            } else {
-                rust_decimal::Decimal::from(conversions) * rust_decimal::Decimal::from(100)
-                    / rust_decimal::Decimal::from(t.clicks)
-            };
+            let money = |d: rust_decimal::Decimal| json!(money_out(d).to_f64().unwrap_or(0.0));
             map.insert("clicks".into(), json!(t.clicks));
-            map.insert("conversions".into(), json!(conversions));
-            map.insert("cvr".into(), json!(money_out(cvr).to_f64().unwrap_or(0.0)));
-            map.insert(
-                "revenue".into(),
-                json!(money_out(if affiliate { t.payout } else { t.revenue }).to_f64().unwrap_or(0.0)),
-            );
-            map.insert("epc".into(), json!(money_out(t.epc(affiliate)).to_f64().unwrap_or(0.0)));
+            map.insert("conversions".into(), json!(t.conversions));
+            map.insert("leads".into(), json!(t.leads));
+            map.insert("cvr".into(), money(t.cr()));
+            map.insert("revenue".into(), money(view.headline(t.payout, t.revenue)));
+            map.insert("epc".into(), money(view.epc(t)));
             Value::Object(map)
         })
         .collect();
@@ -494,6 +487,7 @@ async fn conversions(
                 map.insert("affiliate_id".into(), json!(c.affiliate_id));
                 map.insert("txid".into(), json!(c.txid));
             }
+            MoneyView::of(caller.role()).redact_conversion(&mut v);
             v
         })
         .collect();

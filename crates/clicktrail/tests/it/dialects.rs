@@ -6,7 +6,8 @@ use serde_json::{Value, json};
 use crate::helpers::{ADMIN_KEY, offer_body};
 use crate::reports::known;
 
-async fn get(app: &crate::helpers::TestApp, path: &str, headers: &[(&str, &str)]) -> (StatusCode, Value) {
+/// A GET with extra headers: status and JSON body.
+pub async fn get(app: &crate::helpers::TestApp, path: &str, headers: &[(&str, &str)]) -> (StatusCode, Value) {
     let mut r = app.raw.get(format!("{}{path}", app.base));
     for (k, v) in headers {
         r = r.header(*k, *v);
@@ -253,7 +254,8 @@ async fn dialect_c_offers() {
     assert!(admin_view["offers"].as_array().unwrap().iter().any(|o| o["name"] == "Private"), "{private}");
 }
 
-async fn stream(app: &crate::helpers::TestApp, key: &str, body: Value) -> (StatusCode, Value) {
+/// A dialect D click stream request.
+pub async fn stream(app: &crate::helpers::TestApp, key: &str, body: Value) -> (StatusCode, Value) {
     let r = app
         .raw
         .post(format!("{}/v1/affiliates/reporting/clicks/stream", app.base))
@@ -457,7 +459,8 @@ async fn dialect_d_raw_clicks() {
     );
 }
 
-async fn bearer(app: &crate::helpers::TestApp, key: &str, path: &str) -> (StatusCode, Value) {
+/// A GET with `Authorization: Bearer`: status and JSON body.
+pub async fn bearer(app: &crate::helpers::TestApp, key: &str, path: &str) -> (StatusCode, Value) {
     let r = app.raw.get(format!("{}{path}", app.base)).bearer_auth(key).send().await.unwrap();
     (r.status(), r.json().await.unwrap_or(Value::Null))
 }
@@ -511,14 +514,15 @@ async fn dialect_e_offers_stats_and_conversions() {
     assert_eq!(
         stats["data"],
         json!([
-            {"date": "2026-03-08", "offer_id": format!("offer_{}", k.o1), "geo": "US", "clicks": 3, "conversions": 2, "cvr": 66.67, "revenue": 4.5, "epc": 1.5},
-            {"date": "2026-03-08", "offer_id": format!("offer_{}", k.o2), "geo": "DE", "clicks": 1, "conversions": 0, "cvr": 0.0, "revenue": 0.0, "epc": 0.0}
-        ])
+            {"date": "2026-03-08", "offer_id": format!("offer_{}", k.o1), "geo": "US", "clicks": 3, "conversions": 1, "leads": 1, "cvr": 33.33, "revenue": 4.5, "epc": 1.5},
+            {"date": "2026-03-08", "offer_id": format!("offer_{}", k.o2), "geo": "DE", "clicks": 1, "conversions": 0, "leads": 0, "cvr": 0.0, "revenue": 0.0, "epc": 0.0}
+        ]),
+        "conversions are approved non-lead conversions; leads apart (SPEC §3)"
     );
     let (_, mine) = bearer(&k.app, &aff, "/v1/stats?date_from=2026-03-08&date_to=2026-03-08").await;
     assert_eq!(
         mine["data"],
-        json!([{"clicks": 3, "conversions": 2, "cvr": 66.67, "revenue": 3.0, "epc": 1.0}]),
+        json!([{"clicks": 3, "conversions": 1, "leads": 1, "cvr": 33.33, "revenue": 3.0, "epc": 1.0}]),
         "an affiliate's revenue is its payout"
     );
     let (_, one_offer) = bearer(
