@@ -115,6 +115,7 @@ impl App {
             store.clone(),
             events.clone(),
             tracker.catalog_arc(),
+            counters.clone(),
             wake.clone(),
         ));
         let reporter = Arc::new(Reporter::new(events, store.clone(), tracker.catalog_arc()));

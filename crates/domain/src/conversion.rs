@@ -140,17 +140,40 @@ pub fn price(
     (payout, revenue)
 }
 
-/// The status a new conversion gets, with its reason: rejected outside the attribution window,
-/// pending when suspiciously fast, else what the postback asked or the offer's default.
+/// The reason of a conversion whose click was refused or filtered at click time (SPEC §2): it is
+/// rejected, pays nothing and fires only `rejected` postbacks.
+pub const CLICK_REFUSED: &str = "click_refused";
+
+/// The click a conversion is attributed to, as the guards see it.
+#[derive(Debug, Clone, Copy)]
+pub struct ClickSeen {
+    /// When it happened.
+    pub at: DateTime<Utc>,
+    /// Whether it was refused or filtered (an error code other than 0).
+    pub refused: bool,
+}
+
+impl From<&Click> for ClickSeen {
+    fn from(click: &Click) -> Self {
+        ClickSeen { at: click.at, refused: click.rejection.is_some() }
+    }
+}
+
+/// The status a new conversion gets, with its reason: rejected when its click was refused or
+/// outside the attribution window, pending when suspiciously fast, else what the postback asked
+/// or the offer's default.
 pub fn initial_status(
     offer: &Offer,
-    click_at: Option<DateTime<Utc>>,
+    click: Option<ClickSeen>,
     now: DateTime<Utc>,
     requested: Option<ConversionStatus>,
 ) -> (ConversionStatus, String) {
     let guards = &offer.spec.guards;
-    if let Some(click_at) = click_at {
-        let age = now - click_at;
+    if let Some(click) = click {
+        if click.refused {
+            return (ConversionStatus::Rejected, CLICK_REFUSED.to_owned());
+        }
+        let age = now - click.at;
         if age > Duration::days(i64::from(guards.attribution_window_days)) {
             return (
                 ConversionStatus::Rejected,
@@ -254,21 +277,36 @@ mod tests {
         assert_eq!(price(&open, 9, None, None, 0, overrides), (m("2"), m("3")));
     }
 
+    fn seen(at: DateTime<Utc>) -> ClickSeen {
+        ClickSeen { at, refused: false }
+    }
+
+    #[test]
+    fn a_refused_click_rejects_its_conversion() {
+        let now = Utc::now();
+        let o = offer(json!({"default_conversion_status": "approved"}));
+        let refused = ClickSeen { at: now - Duration::hours(1), refused: true };
+        assert_eq!(
+            initial_status(&o, Some(refused), now, Some(ConversionStatus::Approved)),
+            (ConversionStatus::Rejected, CLICK_REFUSED.to_owned())
+        );
+    }
+
     #[test]
     fn guards_set_the_first_status() {
         let now = Utc::now();
         let o = offer(
             json!({"guards": {"attribution_window_days": 7, "min_seconds_to_convert": 30}, "default_conversion_status": "pending"}),
         );
-        let (s, r) = initial_status(&o, Some(now - Duration::days(8)), now, None);
+        let (s, r) = initial_status(&o, Some(seen(now - Duration::days(8))), now, None);
         assert_eq!(s, ConversionStatus::Rejected);
         assert!(r.contains("attribution window of 7 days"));
-        let (s, r) = initial_status(&o, Some(now - Duration::seconds(5)), now, Some(ConversionStatus::Approved));
+        let (s, r) = initial_status(&o, Some(seen(now - Duration::seconds(5))), now, Some(ConversionStatus::Approved));
         assert_eq!(s, ConversionStatus::Pending);
         assert!(r.starts_with("suspicious"), "{r}");
-        assert_eq!(initial_status(&o, Some(now - Duration::hours(1)), now, None).0, ConversionStatus::Pending);
+        assert_eq!(initial_status(&o, Some(seen(now - Duration::hours(1))), now, None).0, ConversionStatus::Pending);
         assert_eq!(
-            initial_status(&o, Some(now - Duration::hours(1)), now, Some(ConversionStatus::Approved)).0,
+            initial_status(&o, Some(seen(now - Duration::hours(1))), now, Some(ConversionStatus::Approved)).0,
             ConversionStatus::Approved
         );
     }

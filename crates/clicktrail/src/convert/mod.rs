@@ -4,6 +4,7 @@
 
 pub mod delivery;
 
+use std::collections::HashSet;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -12,15 +13,16 @@ use clicktrail_domain::catalog::Coupon;
 use clicktrail_domain::click::ClickId;
 use clicktrail_domain::conversion::{self, Conversion, MoneyOverrides, StatusChange};
 use clicktrail_domain::money::{Currency, Money};
-use clicktrail_domain::offer::{CapLimits, ConversionStatus, Offer};
+use clicktrail_domain::offer::{ConversionStatus, Offer};
 use clicktrail_domain::postback::{self, Postback, PostbackEvent, PostbackStatus};
 use clicktrail_domain::user::Role;
-use clicktrail_store::{Config, ConversionStore, EventStore, NewJob, Recorded};
+use clicktrail_store::{Config, ConversionStore, EventStore, Limit, NewJob, Recorded, SharedCounters};
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
 use crate::auth::Caller;
 use crate::error::{Error, ErrorKind, Result};
+use crate::track::caps::{self, ConversionScope};
 use crate::track::catalog::Catalog;
 
 /// Clicks younger than this may still be in the write buffer.
@@ -93,6 +95,9 @@ pub struct Conversions {
     store: Arc<dyn ConversionStore>,
     events: Arc<dyn EventStore>,
     catalog: Arc<Catalog>,
+    counters: Arc<dyn SharedCounters>,
+    /// Conversion-cap counters already restored from the store by this process.
+    restored_caps: tokio::sync::Mutex<HashSet<String>>,
     wake: Arc<tokio::sync::Notify>,
 }
 
@@ -181,9 +186,10 @@ impl Conversions {
         store: Arc<dyn ConversionStore>,
         events: Arc<dyn EventStore>,
         catalog: Arc<Catalog>,
+        counters: Arc<dyn SharedCounters>,
         wake: Arc<tokio::sync::Notify>,
     ) -> Self {
-        Self { config, store, events, catalog, wake }
+        Self { config, store, events, catalog, counters, restored_caps: tokio::sync::Mutex::default(), wake }
     }
 
     /// The store.
@@ -274,20 +280,29 @@ impl Conversions {
         let txid = input.txid.as_deref().map(conversion::parse_txid).transpose()?;
 
         let tz = snapshot.network.timezone.tz();
-        let (day_start, month_start) = period_starts(now, tz);
+        let (_, month_start) = period_starts(now, tz);
         // Only tiers need this month's count.
         let approved_this_month = if offer.spec.tiers.is_empty() {
             0
         } else {
             self.store.count(offer_id, Some(affiliate_id), month_start, &[ConversionStatus::Approved]).await?
         };
-        let (payout, revenue) = conversion::price(&offer, affiliate_id, event, sale, approved_this_month, overrides);
-        let (mut status, mut reason) = conversion::initial_status(&offer, click.as_ref().map(|c| c.at), now, requested);
-        if status != ConversionStatus::Rejected
-            && let Some(cap) = self.cap_reached(&offer, affiliate_id, day_start, month_start).await?
-        {
-            status = ConversionStatus::Rejected;
-            reason = cap;
+        let (mut status, mut reason) =
+            conversion::initial_status(&offer, click.as_ref().map(Into::into), now, requested);
+        let (payout, revenue) = if reason == conversion::CLICK_REFUSED {
+            (Money::ZERO, Money::ZERO)
+        } else {
+            conversion::price(&offer, affiliate_id, event, sale, approved_this_month, overrides)
+        };
+        let mut taken = Vec::new();
+        if status != ConversionStatus::Rejected {
+            match self.take_caps(&offer, affiliate_id, now).await? {
+                Ok(limits) => taken = limits,
+                Err(cap) => {
+                    status = ConversionStatus::Rejected;
+                    reason = cap;
+                }
+            }
         }
         let mut c = Conversion {
             id: 0,
@@ -322,11 +337,22 @@ impl Conversions {
             conversion::copy_click(&mut c, click);
         }
         let postbacks = self.postbacks_of(affiliate_id);
-        let jobs = move |c: &Conversion| postback_jobs(&postbacks, c, &events_for(c.status, true), now);
-        let recorded = self.store.record(c, Box::new(jobs)).await?;
+        // A conversion on a refused click fires its `rejected` postbacks only.
+        let recorded_event = c.reason != conversion::CLICK_REFUSED;
+        let jobs = move |c: &Conversion| postback_jobs(&postbacks, c, &events_for(c.status, recorded_event), now);
+        let recorded = match self.store.record(c, Box::new(jobs)).await {
+            Ok(recorded) => recorded,
+            Err(e) => {
+                self.give_back(&taken).await;
+                return Err(e.into());
+            }
+        };
         let (conversion, duplicate) = match recorded {
             Recorded::New(c) => (c, false),
-            Recorded::Duplicate(c) => (c, true),
+            Recorded::Duplicate(c) => {
+                self.give_back(&taken).await;
+                (c, true)
+            }
         };
         if !duplicate {
             if let Some(click) = &click
@@ -340,6 +366,15 @@ impl Conversions {
             metrics::counter!("clicktrail_conversions_duplicate_total").increment(1);
         }
         Ok(Received { conversion, duplicate })
+    }
+
+    /// Returns cap units taken for a conversion that was not recorded.
+    async fn give_back(&self, taken: &[Limit]) {
+        if !taken.is_empty()
+            && let Err(e) = self.counters.release(taken).await
+        {
+            tracing::warn!(error = %e, "cannot give back conversion-cap units");
+        }
     }
 
     /// The click, waiting briefly for one made in the last seconds: in the default write mode
@@ -359,30 +394,57 @@ impl Conversions {
         }
     }
 
-    async fn cap_reached(
+    /// Takes one unit of every conversion cap of the offer for `affiliate_id` now, all or
+    /// none: the counters taken, or the reason the conversion is over a cap.
+    async fn take_caps(
         &self,
         offer: &Offer,
         affiliate_id: i64,
-        day: DateTime<Utc>,
-        month: DateTime<Utc>,
-    ) -> Result<Option<String>> {
-        let counted = [ConversionStatus::Approved, ConversionStatus::Pending];
-        let checks: [(&CapLimits, Option<i64>, &str); 2] = [
-            (&offer.spec.caps.offer, None, "offer"),
-            (&offer.spec.caps.per_affiliate, Some(affiliate_id), "affiliate"),
-        ];
-        for (caps, who, scope) in checks {
-            for (limit, since, period) in
-                [(caps.daily_conversions, day, "daily"), (caps.monthly_conversions, month, "monthly")]
-            {
-                if let Some(limit) = limit
-                    && self.store.count(offer.id, who, since, &counted).await? >= u64::from(limit)
-                {
-                    return Ok(Some(format!("{period} {scope} conversion cap of {limit} reached")));
-                }
-            }
+        now: DateTime<Utc>,
+    ) -> Result<Result<Vec<Limit>, String>> {
+        let tz = self.catalog.snapshot().network.timezone.tz();
+        let limits = self.cap_counters(offer, affiliate_id, now, tz).await?;
+        if limits.is_empty() {
+            return Ok(Ok(limits));
         }
-        Ok(None)
+        Ok(match self.counters.acquire(&limits).await? {
+            None => Ok(limits),
+            Some(full) => Err(caps::conversion_cap_reason(&limits[full])),
+        })
+    }
+
+    /// The conversion-cap counters of a conversion at `at`, restored from the store the first
+    /// time this process uses them (approved and pending conversions of the day and month).
+    async fn cap_counters(
+        &self,
+        offer: &Offer,
+        affiliate_id: i64,
+        at: DateTime<Utc>,
+        tz: chrono_tz::Tz,
+    ) -> Result<Vec<Limit>> {
+        let mut all = Vec::new();
+        for (scope, who) in [(ConversionScope::Offer, None), (ConversionScope::Affiliate, Some(affiliate_id))] {
+            let limits = caps::conversion_limits(offer, affiliate_id, scope, at, tz);
+            if limits.is_empty() {
+                continue;
+            }
+            let mut restored = self.restored_caps.lock().await;
+            let (day_start, month_start) = period_starts(at, tz);
+            for limit in &limits {
+                if restored.contains(&limit.key) {
+                    continue;
+                }
+                let since = if limit.key.contains(":day:") { day_start } else { month_start };
+                let counted = [ConversionStatus::Approved, ConversionStatus::Pending];
+                let count = self.store.count(offer.id, who, since, &counted).await?;
+                if count > 0 {
+                    self.counters.add(&limit.key, count, limit.expires_at).await?;
+                }
+                restored.insert(limit.key.clone());
+            }
+            all.extend(limits);
+        }
+        Ok(all)
     }
 
     /// A conversion the caller may see.
@@ -447,7 +509,26 @@ impl Conversions {
         c.updated_at = now;
         let postbacks = self.postbacks_of(c.affiliate_id);
         let jobs = postback_jobs(&postbacks, &c, &events_for(to, false), now);
+        let counted = |s: ConversionStatus| s != ConversionStatus::Rejected;
+        let from = c.history.last().and_then(|h| h.from).unwrap_or(to);
+        let offer = self.catalog.snapshot().offers.get(&c.offer_id).cloned();
+        let limits = match &offer {
+            Some(offer) if counted(from) != counted(to) => {
+                let tz = self.catalog.snapshot().network.timezone.tz();
+                self.cap_counters(offer, c.affiliate_id, c.created_at, tz).await?
+            }
+            _ => Vec::new(),
+        };
         self.store.change(&c, jobs).await?;
+        // The caps follow the status: a rejected conversion frees its place, a reinstated one
+        // takes it again (a person's decision, so even over the cap).
+        if counted(to) {
+            for limit in &limits {
+                self.counters.add(&limit.key, 1, limit.expires_at).await?;
+            }
+        } else {
+            self.give_back(&limits).await;
+        }
         self.wake.notify_one();
         Ok(c)
     }

@@ -1,5 +1,5 @@
-//! Click caps: counter keys per day and month in the network's time zone, and their restore
-//! from the rollups after a restart.
+//! Click and conversion caps: counter keys per day and month in the network's time zone, and
+//! the restore of click caps from the rollups after a restart.
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -24,15 +24,23 @@ fn first_of_next_month(date: NaiveDate) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, 1).unwrap_or(date)
 }
 
-fn limits_of(caps: &CapLimits, scope: &str, at: DateTime<Utc>, tz: Tz, out: &mut Vec<Limit>) {
-    if caps.daily_clicks.is_none() && caps.monthly_clicks.is_none() {
-        return;
-    }
+/// What a counter counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Counted {
+    Clicks,
+    Conversions,
+}
+
+fn limits_of(caps: &CapLimits, counted: Counted, scope: &str, at: DateTime<Utc>, tz: Tz, out: &mut Vec<Limit>) {
+    let (daily, monthly) = match counted {
+        Counted::Clicks => (caps.daily_clicks, caps.monthly_clicks),
+        Counted::Conversions => (caps.daily_conversions, caps.monthly_conversions),
+    };
     let (date, day, month) = periods(at, tz);
-    if let Some(limit) = caps.daily_clicks {
+    if let Some(limit) = daily {
         out.push(Limit { key: format!("{scope}:day:{day}"), limit: u64::from(limit), expires_at: expiry(date, 1) });
     }
-    if let Some(limit) = caps.monthly_clicks {
+    if let Some(limit) = monthly {
         let days = (first_of_next_month(date) - date).num_days();
         out.push(Limit {
             key: format!("{scope}:month:{month}"),
@@ -56,9 +64,46 @@ pub fn click_limits(offer: &Offer, affiliate_id: i64, at: DateTime<Utc>, tz: Tz)
     if !has_click_caps(offer) {
         return out;
     }
-    limits_of(&offer.spec.caps.offer, &offer_scope(offer.id), at, tz, &mut out);
-    limits_of(&offer.spec.caps.per_affiliate, &affiliate_scope(offer.id, affiliate_id), at, tz, &mut out);
+    limits_of(&offer.spec.caps.offer, Counted::Clicks, &offer_scope(offer.id), at, tz, &mut out);
+    let scope = affiliate_scope(offer.id, affiliate_id);
+    limits_of(&offer.spec.caps.per_affiliate, Counted::Clicks, &scope, at, tz, &mut out);
     out
+}
+
+/// Which conversion-cap counters a conversion belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConversionScope {
+    /// The offer's own caps.
+    Offer,
+    /// The caps every affiliate has on the offer.
+    Affiliate,
+}
+
+/// The conversion-cap counters of `scope` that a conversion of `affiliate_id` on `offer` at
+/// `at` counts against (approved and pending conversions count).
+pub fn conversion_limits(
+    offer: &Offer,
+    affiliate_id: i64,
+    scope: ConversionScope,
+    at: DateTime<Utc>,
+    tz: Tz,
+) -> Vec<Limit> {
+    let mut out = Vec::new();
+    let (caps, name) = match scope {
+        ConversionScope::Offer => (&offer.spec.caps.offer, format!("conversions:offer:{}", offer.id)),
+        ConversionScope::Affiliate => {
+            (&offer.spec.caps.per_affiliate, format!("conversions:offer:{}:aff:{affiliate_id}", offer.id))
+        }
+    };
+    limits_of(caps, Counted::Conversions, &name, at, tz, &mut out);
+    out
+}
+
+/// Why a conversion was refused at this counter: `daily offer conversion cap of 20 reached`.
+pub fn conversion_cap_reason(limit: &Limit) -> String {
+    let period = if limit.key.contains(":day:") { "daily" } else { "monthly" };
+    let scope = if limit.key.contains(":aff:") { "affiliate" } else { "offer" };
+    format!("{period} {scope} conversion cap of {} reached", limit.limit)
 }
 
 /// Whether an offer has any click cap.
@@ -94,9 +139,10 @@ pub fn restore_additions(
             continue;
         }
         let mut limits = Vec::new();
-        limits_of(&offer.spec.caps.offer, &offer_scope(offer.id), c.bucket, tz, &mut limits);
+        limits_of(&offer.spec.caps.offer, Counted::Clicks, &offer_scope(offer.id), c.bucket, tz, &mut limits);
         limits_of(
             &offer.spec.caps.per_affiliate,
+            Counted::Clicks,
             &affiliate_scope(offer.id, c.affiliate_id),
             c.bucket,
             tz,
