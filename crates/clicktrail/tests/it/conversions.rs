@@ -41,7 +41,8 @@ async fn click(app: &TestApp, offer: i64, aff: i64, query: &str) -> String {
     body["transaction_id"].as_str().unwrap().to_owned()
 }
 
-async fn postback(app: &TestApp, query: &str) -> (StatusCode, Value) {
+/// An advertiser's postback: status and JSON answer.
+pub async fn postback(app: &TestApp, query: &str) -> (StatusCode, Value) {
     let r = app.raw.get(format!("{}/postback?{query}", app.base)).send().await.unwrap();
     (r.status(), r.json().await.unwrap_or(Value::Null))
 }

@@ -10,6 +10,7 @@ mod clicks;
 mod conversions;
 mod dialects;
 mod durability;
+mod fidelity;
 mod helpers;
 mod limits;
 mod ops;
