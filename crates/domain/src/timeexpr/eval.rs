@@ -312,12 +312,12 @@ fn offset_at(at: i64, zone: Tz) -> Option<(i64, bool)> {
     Some((i64::from(offset.fix().local_minus_utc()), !offset.dst_offset().is_zero()))
 }
 
-/// The offset and DST flag at `at`, and when that offset began (the latest change at or before
-/// `at`, looked for within two days, which is as far as the resolution below looks; earlier
-/// changes read as "long ago").
-fn offset_info(at: i64, zone: Tz) -> Option<(i64, i64, bool)> {
+/// When the offset in force at `at` began: the latest change at or before `at`, looked for
+/// within two days (as far as the resolution below ever looks; an older change reads as "long
+/// ago").
+fn change_before(at: i64, zone: Tz) -> Option<i64> {
     const STEP: i64 = 900;
-    let (offset, dst) = offset_at(at, zone)?;
+    let (offset, _) = offset_at(at, zone)?;
     let mut later = at;
     for _ in 0..192 {
         let earlier = later - STEP;
@@ -331,40 +331,50 @@ fn offset_info(at: i64, zone: Tz) -> Option<(i64, i64, bool)> {
                     before = mid;
                 }
             }
-            return Some((offset, after, dst));
+            return Some(after);
         }
         later = earlier;
     }
-    Some((offset, i64::MIN, dst))
+    Some(i64::MIN)
 }
 
-/// The instant of local time `local` (seconds as if UTC) in the parsed zone.
+/// The instant of local time `local` (seconds as if UTC) in the parsed zone. With a zone that
+/// has DST, PHP reads the offset at `local` taken as UTC ("current") and at that instant moved
+/// by it ("after"); where they differ the local time is near a change, and which applies
+/// depends on whether it falls inside the change.
 fn resolve(t: &Parsed, local: i64) -> Option<i64> {
     match t.zone {
         ZoneKind::Offset => local.checked_sub(t.z),
         ZoneKind::Abbr => local.checked_sub(t.z)?.checked_sub(t.dst.checked_mul(3600)?),
         ZoneKind::Id | ZoneKind::None => {
             let zone = t.tz?;
-            let (current, _, current_dst) = offset_info(local, zone)?;
-            let (after, after_change, _) = offset_info(local - current, zone)?;
-            let (mut actual, mut actual_change) = (after, after_change);
+            let (current, current_dst) = offset_at(local, zone)?;
+            let after_at = local - current;
+            let (after, _) = offset_at(after_at, zone)?;
+            let (mut actual, mut actual_at) = (after, after_at);
             if current == after && t.have_zone != 0 {
                 if current >= 0 && t.dst != 0 && !current_dst {
-                    let (earlier, earlier_change, _) = offset_info(local - current - 7200, zone)?;
-                    if earlier != after && local - earlier < after_change {
-                        (actual, actual_change) = (earlier, earlier_change);
+                    let earlier_at = local - current - 7200;
+                    let (earlier, _) = offset_at(earlier_at, zone)?;
+                    if earlier != after && local - earlier < change_before(after_at, zone)? {
+                        (actual, actual_at) = (earlier, earlier_at);
                     }
                 } else if current <= 0 && current_dst && t.dst == 0 {
-                    let (later, later_change, _) = offset_info(local - current + 7200, zone)?;
-                    if later != after && local - later >= later_change {
-                        (actual, actual_change) = (later, later_change);
+                    let later_at = local - current + 7200;
+                    let (later, _) = offset_at(later_at, zone)?;
+                    if later != after && local - later >= change_before(later_at, zone)? {
+                        (actual, actual_at) = (later, later_at);
                     }
                 }
             }
-            let in_change = actual_change != i64::MIN
-                && local - actual >= actual_change + (current - actual)
-                && local - actual < actual_change;
-            let offset = if current != actual && !in_change { actual } else { current };
+            let offset = if current == actual {
+                current
+            } else {
+                let change = change_before(actual_at, zone)?;
+                let in_change =
+                    change != i64::MIN && local - actual >= change + (current - actual) && local - actual < change;
+                if in_change { current } else { actual }
+            };
             local.checked_sub(offset)
         }
     }

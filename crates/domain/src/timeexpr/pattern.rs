@@ -7,20 +7,70 @@
 //! largest end, which is what a lexer generator's longest-match rule needs.
 
 /// A set of byte positions in the input, `0..=len`.
+pub(super) trait PositionSet: Clone {
+    /// No position, for an input of `len` bytes.
+    fn empty(len: usize) -> Self;
+    /// Just `at`.
+    fn single(len: usize, at: usize) -> Self {
+        let mut set = Self::empty(len);
+        set.insert(at);
+        set
+    }
+    /// Adds `at` (ignored past the end).
+    fn insert(&mut self, at: usize);
+    /// Adds every position of `other`.
+    fn union(&mut self, other: &Self);
+    /// Whether there is no position.
+    fn is_empty(&self) -> bool;
+    /// The positions, in order.
+    fn positions(&self) -> impl Iterator<Item = usize> + '_;
+    /// The largest position.
+    fn largest(&self) -> Option<usize>;
+}
+
+/// Positions of an input of fewer than 128 bytes, as bits (the fast path: no allocation).
+impl PositionSet for u128 {
+    fn empty(_: usize) -> Self {
+        0
+    }
+
+    fn insert(&mut self, at: usize) {
+        if at < 128 {
+            *self |= 1 << at;
+        }
+    }
+
+    fn union(&mut self, other: &Self) {
+        *self |= *other;
+    }
+
+    fn is_empty(&self) -> bool {
+        *self == 0
+    }
+
+    fn positions(&self) -> impl Iterator<Item = usize> + '_ {
+        let mut bits = *self;
+        std::iter::from_fn(move || {
+            (bits != 0).then(|| {
+                let at = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                at
+            })
+        })
+    }
+
+    fn largest(&self) -> Option<usize> {
+        (*self != 0).then(|| 127 - self.leading_zeros() as usize)
+    }
+}
+
+/// Positions of an input of any length.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) struct Positions(Vec<bool>);
 
-impl Positions {
+impl PositionSet for Positions {
     fn empty(len: usize) -> Self {
         Positions(vec![false; len + 1])
-    }
-
-    pub(super) fn single(len: usize, at: usize) -> Self {
-        let mut set = Self::empty(len);
-        if let Some(slot) = set.0.get_mut(at) {
-            *slot = true;
-        }
-        set
     }
 
     fn insert(&mut self, at: usize) {
@@ -29,7 +79,7 @@ impl Positions {
         }
     }
 
-    fn union(&mut self, other: &Positions) {
+    fn union(&mut self, other: &Self) {
         for (mine, theirs) in self.0.iter_mut().zip(&other.0) {
             *mine |= *theirs;
         }
@@ -39,12 +89,11 @@ impl Positions {
         !self.0.iter().any(|&p| p)
     }
 
-    fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+    fn positions(&self) -> impl Iterator<Item = usize> + '_ {
         self.0.iter().enumerate().filter_map(|(i, &p)| p.then_some(i))
     }
 
-    /// The largest position in the set.
-    pub(super) fn max(&self) -> Option<usize> {
+    fn largest(&self) -> Option<usize> {
         self.0.iter().rposition(|&p| p)
     }
 }
@@ -68,12 +117,12 @@ pub(super) enum Pat {
 
 impl Pat {
     /// Every position where a match that starts at one of `starts` ends.
-    pub(super) fn ends(&self, input: &[u8], starts: &Positions) -> Positions {
+    pub(super) fn ends<S: PositionSet>(&self, input: &[u8], starts: &S) -> S {
         let len = input.len();
         match self {
             Pat::Lit(bytes, any_case) => {
-                let mut out = Positions::empty(len);
-                for at in starts.iter() {
+                let mut out = S::empty(len);
+                for at in starts.positions() {
                     let Some(slice) = input.get(at..at + bytes.len()) else { continue };
                     let same = if *any_case { slice.eq_ignore_ascii_case(bytes) } else { slice == *bytes };
                     if same {
@@ -95,14 +144,14 @@ impl Pat {
                 at
             }
             Pat::Alt(parts) => {
-                let mut out = Positions::empty(len);
+                let mut out = S::empty(len);
                 for part in parts {
                     out.union(&part.ends(input, starts));
                 }
                 out
             }
             Pat::Rep(part, min, max) => {
-                let mut out = if *min == 0 { starts.clone() } else { Positions::empty(len) };
+                let mut out = if *min == 0 { starts.clone() } else { S::empty(len) };
                 let mut at = starts.clone();
                 // Every part of the grammar consumes at least one byte, so no more than len + 1
                 // rounds can add anything.
@@ -121,9 +170,66 @@ impl Pat {
     }
 }
 
-fn one_byte(input: &[u8], starts: &Positions, accept: impl Fn(u8) -> bool) -> Positions {
-    let mut out = Positions::empty(input.len());
-    for at in starts.iter() {
+/// The bytes a match can begin with, and whether a pattern can match nothing at all.
+#[derive(Clone)]
+pub(super) struct First {
+    /// Indexed by byte.
+    pub bytes: [bool; 256],
+    /// Whether the empty input matches.
+    pub empty: bool,
+}
+
+impl Pat {
+    /// What a match can begin with (for skipping patterns that cannot match at a position).
+    pub(super) fn first(&self) -> First {
+        let mut out = First { bytes: [false; 256], empty: false };
+        match self {
+            Pat::Lit(bytes, any_case) => match bytes.first() {
+                None => out.empty = true,
+                Some(&b) => {
+                    out.bytes[usize::from(b)] = true;
+                    if *any_case {
+                        out.bytes[usize::from(b.to_ascii_lowercase())] = true;
+                        out.bytes[usize::from(b.to_ascii_uppercase())] = true;
+                    }
+                }
+            },
+            Pat::Class(ranges) => {
+                for &(lo, hi) in ranges {
+                    (lo..=hi).for_each(|b| out.bytes[usize::from(b)] = true);
+                }
+            }
+            Pat::OneOf(bytes) => bytes.iter().for_each(|&b| out.bytes[usize::from(b)] = true),
+            Pat::Seq(parts) => {
+                out.empty = true;
+                for part in parts {
+                    let f = part.first();
+                    (0..256).for_each(|b| out.bytes[b] |= f.bytes[b]);
+                    if !f.empty {
+                        out.empty = false;
+                        break;
+                    }
+                }
+            }
+            Pat::Alt(parts) => {
+                for part in parts {
+                    let f = part.first();
+                    (0..256).for_each(|b| out.bytes[b] |= f.bytes[b]);
+                    out.empty |= f.empty;
+                }
+            }
+            Pat::Rep(part, min, _) => {
+                out = part.first();
+                out.empty |= *min == 0;
+            }
+        }
+        out
+    }
+}
+
+fn one_byte<S: PositionSet>(input: &[u8], starts: &S, accept: impl Fn(u8) -> bool) -> S {
+    let mut out = S::empty(input.len());
+    for at in starts.positions() {
         if input.get(at).is_some_and(|&b| accept(b)) {
             out.insert(at + 1);
         }
@@ -202,7 +308,9 @@ mod tests {
 
     fn longest(p: &Pat, input: &str) -> Option<usize> {
         let bytes = input.as_bytes();
-        p.ends(bytes, &Positions::single(bytes.len(), 0)).max()
+        let slow = p.ends(bytes, &Positions::single(bytes.len(), 0)).largest();
+        assert_eq!(p.ends(bytes, &1u128).largest(), slow, "both position sets agree");
+        slow
     }
 
     #[test]

@@ -13,7 +13,9 @@ use std::sync::LazyLock;
 
 use chrono_tz::Tz;
 
-use super::pattern::{Pat, Positions, alpha, alt, ci, digit, lit, one_of, opt, plus, range, rep, seq, star, words};
+use super::pattern::{
+    First, Pat, PositionSet, Positions, alpha, alt, ci, digit, lit, one_of, opt, plus, range, rep, seq, star, words,
+};
 
 /// A field the expression did not set.
 pub(super) const UNSET: i64 = -9_999_999;
@@ -158,8 +160,17 @@ enum Rule {
     Any,
 }
 
-/// The grammar, in rule order (the earlier rule wins a tie).
-static RULES: LazyLock<Vec<(Rule, Pat)>> = LazyLock::new(grammar);
+/// The grammar, in rule order (the earlier rule wins a tie), each rule with the bytes its
+/// tokens can begin with.
+static RULES: LazyLock<Vec<(Rule, Pat, First)>> = LazyLock::new(|| {
+    grammar()
+        .into_iter()
+        .map(|(rule, pattern)| {
+            let first = pattern.first();
+            (rule, pattern, first)
+        })
+        .collect()
+});
 
 #[allow(clippy::too_many_lines)] // one definition per format of PHP's documentation
 fn grammar() -> Vec<(Rule, Pat)> {
@@ -472,15 +483,27 @@ fn trim(mut bytes: &[u8]) -> &[u8] {
 
 /// The rule whose token starting at `at` is longest, and where that token ends.
 fn longest(input: &[u8], at: usize) -> (Rule, usize) {
-    let start = Positions::single(input.len(), at);
+    let rest = input.get(at..).unwrap_or_default();
+    // Bits for the usual short input; a set as long as the input past 127 bytes.
+    let longest_in = |pattern: &Pat| -> Option<usize> {
+        if rest.len() < 128 {
+            pattern.ends(rest, &1u128).largest()
+        } else {
+            pattern.ends(rest, &Positions::single(rest.len(), 0)).largest()
+        }
+    };
     let mut best = (Rule::Any, at + 1);
     let mut best_len = 0;
-    for (rule, pattern) in RULES.iter() {
-        if let Some(end) = pattern.ends(input, &start).max()
-            && end - at > best_len
+    let next = usize::from(rest.first().copied().unwrap_or(0));
+    for (rule, pattern, first) in RULES.iter() {
+        if !first.bytes[next] && !first.empty {
+            continue;
+        }
+        if let Some(len) = longest_in(pattern)
+            && len > best_len
         {
-            best = (*rule, end);
-            best_len = end - at;
+            best = (*rule, at + len);
+            best_len = len;
         }
     }
     best
