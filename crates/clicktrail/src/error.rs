@@ -24,6 +24,8 @@ pub enum ErrorKind {
     Conflict,
     /// The caller sent too many requests.
     RateLimited,
+    /// The path exists, but not with this method.
+    MethodNotAllowed,
     /// A fault on our side; the message is logged, not shown.
     Internal,
 }

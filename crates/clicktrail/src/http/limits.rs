@@ -56,8 +56,9 @@ pub fn dialect_error(uri: &Uri, error: Error) -> Response {
     if path.starts_with("/api/v1.2/admin/") {
         super::dialect_a::AError(error).into_response()
     } else if path.starts_with("/api/traffic-source") {
-        let body = serde_json::json!({"status": "error", "message": error.message});
-        (axum::http::StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response()
+        let (status, _) = super::error::status_and_code(error.kind);
+        let body = serde_json::json!({"status": "error", "message": super::error::public_message(&error)});
+        (status, axum::Json(body)).into_response()
     } else if path.starts_with("/api/v2/") {
         super::dialect_c::CError(error).into_response()
     } else if path.starts_with("/v1/affiliates/reporting/") {

@@ -74,14 +74,23 @@ pub fn router(state: AppState) -> Router {
         .merge(dialect_e::read_routes())
         .merge(ops::routes(openapi))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), limits::limit))
         .layer(middleware::from_fn(record_metrics))
         .layer(TraceLayer::new_for_http());
     Router::new().merge(track::routes()).merge(apis).with_state(state)
 }
 
-async fn not_found(uri: axum::http::Uri) -> error::ApiError {
-    error::ApiError(Error::new(crate::error::ErrorKind::NotFound, format!("No route for {}", uri.path())))
+/// No route: answered in the error shape of the dialect the path belongs to.
+async fn not_found(uri: axum::http::Uri) -> Response {
+    let error = Error::new(crate::error::ErrorKind::NotFound, format!("No route for {}", uri.path()));
+    limits::dialect_error(&uri, error)
+}
+
+/// A route that exists with another method: `405` in the dialect's error shape.
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    let error = Error::new(crate::error::ErrorKind::MethodNotAllowed, format!("{} does not take {method}", uri.path()));
+    limits::dialect_error(&uri, error)
 }
 
 /// Counts requests and their latency per route and status.

@@ -416,3 +416,37 @@ async fn concurrent_postbacks(app: &TestApp, clicks: Vec<String>) -> Vec<Value> 
     }
     out
 }
+
+/// Unknown paths and wrong methods answer in the shape of the dialect the path belongs to.
+#[tokio::test]
+async fn unknown_routes_and_methods_answer_in_each_dialects_shape() {
+    let app = app().await;
+    let call = |method: reqwest::Method, path: &'static str| {
+        let app = &app;
+        async move {
+            let r = app.raw.request(method, format!("{}{path}", app.base)).send().await.unwrap();
+            (r.status(), r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    use reqwest::Method;
+    let (s, b) = call(Method::GET, "/api/v2/nothing-here").await;
+    assert_eq!((s, b["error"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")), "dialect C: {b}");
+    let (s, b) = call(Method::POST, "/api/v2/offers").await;
+    assert_eq!((s, b["error"].as_str()), (StatusCode::METHOD_NOT_ALLOWED, Some("method_not_allowed")), "{b}");
+    let (s, b) = call(Method::POST, "/api/traffic-source").await;
+    assert_eq!((s, b["status"].as_str()), (StatusCode::METHOD_NOT_ALLOWED, Some("error")), "dialect B: {b}");
+    assert!(b["message"].is_string());
+    let (s, b) = call(Method::DELETE, "/v1/affiliates/reporting/clicks/stream").await;
+    assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED);
+    assert!(b["error"].is_string(), "dialect D: {b}");
+    let (s, b) = call(Method::PUT, "/api/v1.2/admin/offerStats/today/today").await;
+    assert_eq!((s, b["status"].as_u64()), (StatusCode::METHOD_NOT_ALLOWED, Some(405)), "dialect A: {b}");
+    let (s, b) = call(Method::POST, "/v1/stats").await;
+    assert_eq!(
+        (s, b["error"]["code"].as_str()),
+        (StatusCode::METHOD_NOT_ALLOWED, Some("METHOD_NOT_ALLOWED")),
+        "E: {b}"
+    );
+    let (s, b) = call(Method::GET, "/api/nothing-here").await;
+    assert_eq!((s, b["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("NOT_FOUND")), "native: {b}");
+}
