@@ -36,6 +36,9 @@ fn limits_of(caps: &CapLimits, counted: Counted, scope: &str, at: DateTime<Utc>,
         Counted::Clicks => (caps.daily_clicks, caps.monthly_clicks),
         Counted::Conversions => (caps.daily_conversions, caps.monthly_conversions),
     };
+    if daily.is_none() && monthly.is_none() {
+        return;
+    }
     let (date, day, month) = periods(at, tz);
     if let Some(limit) = daily {
         out.push(Limit { key: format!("{scope}:day:{day}"), limit: u64::from(limit), expires_at: expiry(date, 1) });
