@@ -3,7 +3,8 @@
 # suite. A suite that cannot run fails the run; none is skipped.
 #
 # Needs: cargo-nextest (installed with cargo if missing) and PHP's command line (Debian's
-# php-cli), the oracle of the time-expression tests (docs/TIME-EXPRESSIONS.md).
+# php-cli), the oracle of the time-expression tests (docs/TIME-EXPRESSIONS.md). No variable set
+# here may start with CLICKTRAIL_: the server reads those as settings and refuses unknown ones.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,6 +31,6 @@ if ! command -v cargo-nextest >/dev/null 2>&1; then
   cargo install cargo-nextest --locked
 fi
 
-export CLICKTRAIL_REQUIRE_PHP=1
+export PHP_ORACLE=required
 echo "test: $(php -r 'echo "PHP ", PHP_VERSION;') is the strtotime oracle"
 cargo nextest run --workspace --locked "$@"

@@ -126,6 +126,17 @@ fn period_starts(now: DateTime<Utc>, tz: chrono_tz::Tz) -> (DateTime<Utc>, DateT
     (start(local), start(month))
 }
 
+/// The conversion-cap counters of a conversion of `affiliate_id` on `offer` at `at`, each with
+/// the affiliate its count is restricted to (none for the offer's own caps).
+fn cap_limits(offer: &Offer, affiliate_id: i64, at: DateTime<Utc>, tz: chrono_tz::Tz) -> Vec<(Limit, Option<i64>)> {
+    [(ConversionScope::Offer, None), (ConversionScope::Affiliate, Some(affiliate_id))]
+        .into_iter()
+        .flat_map(|(scope, who)| {
+            caps::conversion_limits(offer, affiliate_id, scope, at, tz).into_iter().map(move |limit| (limit, who))
+        })
+        .collect()
+}
+
 /// Which postbacks a status fires: `conversion` always on record, and the one named by status.
 fn events_for(status: ConversionStatus, recorded: bool) -> Vec<PostbackEvent> {
     let mut out = Vec::new();
@@ -296,7 +307,7 @@ impl Conversions {
         };
         let mut taken = Vec::new();
         if status != ConversionStatus::Rejected {
-            match self.take_caps(&offer, affiliate_id, now).await? {
+            match self.take_caps(&offer, affiliate_id, now, tz).await? {
                 Ok(limits) => taken = limits,
                 Err(cap) => {
                     status = ConversionStatus::Rejected;
@@ -401,50 +412,44 @@ impl Conversions {
         offer: &Offer,
         affiliate_id: i64,
         now: DateTime<Utc>,
+        tz: chrono_tz::Tz,
     ) -> Result<Result<Vec<Limit>, String>> {
-        let tz = self.catalog.snapshot().network.timezone.tz();
-        let limits = self.cap_counters(offer, affiliate_id, now, tz).await?;
+        let limits = cap_limits(offer, affiliate_id, now, tz);
         if limits.is_empty() {
-            return Ok(Ok(limits));
+            return Ok(Ok(Vec::new()));
         }
+        self.restore_caps(offer.id, &limits, now, tz).await?;
+        let limits: Vec<Limit> = limits.into_iter().map(|(limit, _)| limit).collect();
         Ok(match self.counters.acquire(&limits).await? {
             None => Ok(limits),
             Some(full) => Err(caps::conversion_cap_reason(&limits[full])),
         })
     }
 
-    /// The conversion-cap counters of a conversion at `at`, restored from the store the first
-    /// time this process uses them (approved and pending conversions of the day and month).
-    async fn cap_counters(
+    /// Restores conversion-cap counters of the current day and month from the store the first
+    /// time this process uses them (approved and pending conversions since the period began).
+    async fn restore_caps(
         &self,
-        offer: &Offer,
-        affiliate_id: i64,
-        at: DateTime<Utc>,
+        offer_id: i64,
+        limits: &[(Limit, Option<i64>)],
+        now: DateTime<Utc>,
         tz: chrono_tz::Tz,
-    ) -> Result<Vec<Limit>> {
-        let mut all = Vec::new();
-        for (scope, who) in [(ConversionScope::Offer, None), (ConversionScope::Affiliate, Some(affiliate_id))] {
-            let limits = caps::conversion_limits(offer, affiliate_id, scope, at, tz);
-            if limits.is_empty() {
+    ) -> Result<()> {
+        let mut restored = self.restored_caps.lock().await;
+        let (day_start, month_start) = period_starts(now, tz);
+        let counted = [ConversionStatus::Approved, ConversionStatus::Pending];
+        for (limit, affiliate) in limits {
+            if restored.contains(&limit.key) {
                 continue;
             }
-            let mut restored = self.restored_caps.lock().await;
-            let (day_start, month_start) = period_starts(at, tz);
-            for limit in &limits {
-                if restored.contains(&limit.key) {
-                    continue;
-                }
-                let since = if limit.key.contains(":day:") { day_start } else { month_start };
-                let counted = [ConversionStatus::Approved, ConversionStatus::Pending];
-                let count = self.store.count(offer.id, who, since, &counted).await?;
-                if count > 0 {
-                    self.counters.add(&limit.key, count, limit.expires_at).await?;
-                }
-                restored.insert(limit.key.clone());
+            let since = if limit.key.contains(":day:") { day_start } else { month_start };
+            let count = self.store.count(offer_id, *affiliate, since, &counted).await?;
+            if count > 0 {
+                self.counters.add(&limit.key, count, limit.expires_at).await?;
             }
-            all.extend(limits);
+            restored.insert(limit.key.clone());
         }
-        Ok(all)
+        Ok(())
     }
 
     /// A conversion the caller may see.
@@ -511,14 +516,20 @@ impl Conversions {
         let jobs = postback_jobs(&postbacks, &c, &events_for(to, false), now);
         let counted = |s: ConversionStatus| s != ConversionStatus::Rejected;
         let from = c.history.last().and_then(|h| h.from).unwrap_or(to);
-        let offer = self.catalog.snapshot().offers.get(&c.offer_id).cloned();
-        let limits = match &offer {
-            Some(offer) if counted(from) != counted(to) => {
-                let tz = self.catalog.snapshot().network.timezone.tz();
-                self.cap_counters(offer, c.affiliate_id, c.created_at, tz).await?
-            }
-            _ => Vec::new(),
-        };
+        let snapshot = self.catalog.snapshot();
+        let mut limits = Vec::new();
+        if let Some(offer) = snapshot.offers.get(&c.offer_id)
+            && counted(from) != counted(to)
+        {
+            // Only the counters of the current day and month matter; older ones admit nothing.
+            let tz = snapshot.network.timezone.tz();
+            let then: HashSet<String> =
+                cap_limits(offer, c.affiliate_id, c.created_at, tz).into_iter().map(|(l, _)| l.key).collect();
+            let current: Vec<(Limit, Option<i64>)> =
+                cap_limits(offer, c.affiliate_id, now, tz).into_iter().filter(|(l, _)| then.contains(&l.key)).collect();
+            self.restore_caps(offer.id, &current, now, tz).await?;
+            limits = current.into_iter().map(|(l, _)| l).collect();
+        }
         self.store.change(&c, jobs).await?;
         // The caps follow the status: a rejected conversion frees its place, a reinstated one
         // takes it again (a person's decision, so even over the cap).

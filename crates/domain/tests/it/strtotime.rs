@@ -3,7 +3,7 @@
 //! `tests/strtotime/corpus.tsv` holds thousands of (expression, zone, now) cases with PHP's own
 //! answers, written by `gen_corpus.py | php oracle.php` (see `gen_corpus.py`). The first test
 //! compares Clicktrail with the stored answers on any machine; the second runs PHP itself on the
-//! same cases (CI installs `php-cli` and sets `CLICKTRAIL_REQUIRE_PHP=1`, so a missing PHP fails
+//! same cases (CI installs `php-cli` and sets `PHP_ORACLE=required`, so a missing PHP fails
 //! there instead of passing quietly).
 
 use std::io::Write;
@@ -100,7 +100,7 @@ fn every_case_matches_the_answer_php_gave() {
 
 #[test]
 fn php_itself_agrees_on_every_case() {
-    let required = std::env::var_os("CLICKTRAIL_REQUIRE_PHP").is_some_and(|v| v != "0");
+    let required = std::env::var("PHP_ORACLE").is_ok_and(|v| v == "required");
     let spawned =
         Command::new("php").arg(dir().join("oracle.php")).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn();
     let mut child = match spawned {
@@ -109,7 +109,7 @@ fn php_itself_agrees_on_every_case() {
             eprintln!("strtotime: php not found ({e}); the stored answers were compared instead");
             return;
         }
-        Err(e) => panic!("CLICKTRAIL_REQUIRE_PHP is set but php cannot run: {e}"),
+        Err(e) => panic!("PHP_ORACLE=required is set but php cannot run: {e}"),
     };
     let cases = corpus();
     let input: String = cases.iter().map(|c| format!("{}\n", c.line)).collect();
