@@ -40,6 +40,9 @@ pub(super) enum Want {
 /// The unix time of `parsed` at `now` (unix seconds) in `zone`; `None` when it falls outside
 /// the range of dates this API handles.
 pub(super) fn instant(mut t: Parsed, now: i64, zone: Tz, want: Want) -> Option<i64> {
+    if !within_range(&t) {
+        return None;
+    }
     let whole_day = names_whole_day(&t);
     fill_from_now(&mut t, now, zone)?;
     adjust_special_early(&mut t);
@@ -52,6 +55,16 @@ pub(super) fn instant(mut t: Parsed, now: i64, zone: Tz, want: Want) -> Option<i
         at = local_seconds(&t).and_then(|local| resolve(&t, local))?;
     }
     Some(at)
+}
+
+/// Whether every amount is small enough for the arithmetic below (thirteen digits, the most a
+/// relative number may have); larger ones lie far outside the dates this API handles anyway.
+fn within_range(t: &Parsed) -> bool {
+    const LIMIT: i64 = 10_000_000_000_000;
+    let r = &t.rel;
+    [t.y, t.m, t.d, t.h, t.i, t.s, t.us, r.y, r.m, r.d, r.h, r.i, r.s, r.us, r.weekday, r.special_amount]
+        .iter()
+        .all(|v| v.abs() <= LIMIT)
 }
 
 /// Whether an expression names a day without a time of day: a date or a day word whose time

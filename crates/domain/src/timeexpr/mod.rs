@@ -165,6 +165,67 @@ mod tests {
         assert_eq!(parse("2026-05-28", now, Tz::UTC, Edge::End).unwrap().timestamp(), php + 86_400);
     }
 
+    /// Random strings made of the grammar's pieces, huge numbers included, never panic.
+    #[test]
+    fn no_input_panics() {
+        let pieces = [
+            "9999999999999",
+            "-9999999999999",
+            "+9999999999999-01-01",
+            "@-9999999999999999999",
+            "days",
+            "weeks",
+            "ago",
+            "years",
+            "months",
+            "weekdays",
+            "monday",
+            "first",
+            "last day of",
+            "first monday of",
+            "next",
+            "2026-02-30",
+            "24:00",
+            "12am",
+            "back of 24pm",
+            "+99:99",
+            "GMT+9999",
+            "Europe/Paris",
+            "2026W53",
+            "0000-00-00",
+            "@1.999999",
+            "    ",
+            "\u{a0}",
+            "é",
+            ".",
+            ",",
+            "-",
+            "+",
+            "t",
+            "W",
+            "of",
+            "noon",
+            "µs",
+        ];
+        let mut seed: u64 = 2026;
+        let now = Utc::now();
+        for _ in 0..4_000 {
+            let mut text = String::new();
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            for k in 0..(seed >> 60) + 1 {
+                let pick = (seed >> (k * 5 % 50)) as usize % pieces.len();
+                text.push_str(pieces[pick]);
+                if (seed >> (k + 7)) & 1 == 1 {
+                    text.push(' ');
+                }
+            }
+            for zone in [Tz::UTC, chrono_tz::Australia::Lord_Howe] {
+                let _ = parse(&text, now, zone, Edge::End);
+                let _ = strtotime(&text, now.timestamp(), zone);
+            }
+        }
+    }
+
     #[test]
     fn nonsense_is_an_error_naming_the_value() {
         let now = Utc::now();
