@@ -460,6 +460,7 @@ async fn conversions(
     }
     let found = state.conversions.store().conversions(&query).await?;
     let affiliate = caller.role() == Role::Affiliate;
+    let view = MoneyView::of(caller.role());
     let data: Vec<Value> = found
         .items
         .iter()
@@ -482,12 +483,15 @@ async fn conversions(
                 "click_at": c.click_at.map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true)),
                 "created_at": c.created_at.to_rfc3339_opts(SecondsFormat::Secs, true),
             });
-            if !affiliate && let Some(map) = v.as_object_mut() {
-                map.insert("revenue".into(), json!(c.revenue.to_f64()));
-                map.insert("affiliate_id".into(), json!(c.affiliate_id));
-                map.insert("txid".into(), json!(c.txid));
+            if let Some(map) = v.as_object_mut() {
+                if view.shows_revenue() {
+                    map.insert("revenue".into(), json!(c.revenue.to_f64()));
+                }
+                if !affiliate {
+                    map.insert("affiliate_id".into(), json!(c.affiliate_id));
+                    map.insert("txid".into(), json!(c.txid));
+                }
             }
-            MoneyView::of(caller.role()).redact_conversion(&mut v);
             v
         })
         .collect();
