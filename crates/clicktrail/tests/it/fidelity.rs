@@ -450,3 +450,36 @@ async fn unknown_routes_and_methods_answer_in_each_dialects_shape() {
     let (s, b) = call(Method::GET, "/api/nothing-here").await;
     assert_eq!((s, b["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("NOT_FOUND")), "native: {b}");
 }
+
+/// Dialect A and the native reports read PHP's time expressions; what PHP refuses is a 400 in
+/// the surface's own shape, naming the value.
+#[tokio::test]
+async fn report_times_are_read_as_php_reads_them() {
+    let app = app().await;
+    let admin = [("x-api-key", ADMIN_KEY), ("x-user-id", "1")];
+    for (start, end) in [
+        ("last%20monday", "today"),
+        ("first%20day%20of%20last%20month%20midnight", "yesterday%20noon"),
+        ("May%2021%202026", "05%2F28%2F2026"),
+        ("2026-W21", "2026-05-28T23%3A59%3A59%2B02%3A00"),
+        ("1779321600", "%2B1%20fortnight"),
+    ] {
+        let (s, b) = get(&app, &format!("/api/v1.2/admin/offerStats/{start}/{end}/"), &admin).await;
+        assert_eq!(s, StatusCode::OK, "{start} … {end}: {b}");
+    }
+    let (s, b) = get(&app, "/api/v1.2/admin/offerStats/yesterday%20at%20noon/today/", &admin).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+    assert!(b["error"].as_str().unwrap().contains("'yesterday at noon'"), "dialect A's shape, naming the value: {b}");
+    let r = app.get("/api/reports?from=noon%20tomorrow%20next%20tuesday%20soon&to=today", ADMIN_KEY).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(r.body["error"]["code"], "INVALID_PARAMETER");
+    let r = app
+        .get(
+            "/api/reports?from=first%20day%20of%20this%20month%20midnight&to=last%20day%20of%20this%20month",
+            ADMIN_KEY,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let from = chrono::DateTime::parse_from_rfc3339(r.body["meta"]["from"].as_str().unwrap()).unwrap();
+    assert_eq!(from.format("%d %H:%M:%S").to_string(), "01 00:00:00", "{}", r.body["meta"]);
+}
