@@ -12,7 +12,9 @@ COUNT=${1:-10000000}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/target}
 DATA=${BENCH_DATA:-/var/tmp/clicktrail-bench-$COUNT}
 ADMIN=bench-admin-key-0123456789
+# SERVER_BIN runs another build on the same data (an older commit's, to compare side by side).
 cargo build --release --locked --quiet --bin clicktrail --example report_load
+SERVER_BIN=${SERVER_BIN:-$CARGO_TARGET_DIR/release/clicktrail}
 if [ ! -f "$DATA/loaded" ]; then
   rm -rf "$DATA"; mkdir -p "$DATA"
   echo "loading $COUNT clicks into $DATA …" >&2
@@ -23,7 +25,7 @@ fi
 source "$DATA/loaded"
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 CLICKTRAIL_ADMIN_KEY=$ADMIN CLICKTRAIL_GEOIP_AUTO_INSTALL=false CLICKTRAIL_LOG=warn \
-  "$CARGO_TARGET_DIR/release/clicktrail" serve --data-dir "$DATA" --listen "127.0.0.1:$PORT" > /dev/null 2>&1 &
+  "$SERVER_BIN" serve --data-dir "$DATA" --listen "127.0.0.1:$PORT" > /dev/null 2>&1 &
 PID=$!
 trap 'kill $PID 2>/dev/null' EXIT
 BASE="http://127.0.0.1:$PORT"

@@ -37,9 +37,9 @@ pub(super) enum Want {
     EndOfDay,
 }
 
-/// The unix time of `parsed` at `now` (unix seconds) in `zone`; `None` when it falls outside
-/// the range of dates this API handles.
-pub(super) fn instant(mut t: Parsed, now: i64, zone: Tz, want: Want) -> Option<i64> {
+/// The unix time of `parsed` at `now` (unix seconds and microseconds) in `zone`, as seconds
+/// and microseconds; `None` when it falls outside the range of dates this API handles.
+pub(super) fn instant(mut t: Parsed, now: (i64, i64), zone: Tz, want: Want) -> Option<(i64, i64)> {
     if !within_range(&t) {
         return None;
     }
@@ -54,7 +54,7 @@ pub(super) fn instant(mut t: Parsed, now: i64, zone: Tz, want: Want) -> Option<i
         normalize(&mut t);
         at = local_seconds(&t).and_then(|local| resolve(&t, local))?;
     }
-    Some(at)
+    Some((at, t.us))
 }
 
 /// Whether every amount is small enough for the arithmetic below (thirteen digits, the most a
@@ -76,7 +76,10 @@ fn names_whole_day(t: &Parsed) -> bool {
     t.have_time == 0 && time_fixed && !clock_moved && !t.timestamp
 }
 
-fn fill_from_now(t: &mut Parsed, now: i64, zone: Tz) -> Option<()> {
+/// Fills what the expression left unset from "now"; the microseconds come from now only when
+/// the expression set no field at all (`now`, `-1 hour`, `first day of last month`), as PHP
+/// fills them.
+fn fill_from_now(t: &mut Parsed, (now, now_micros): (i64, i64), zone: Tz) -> Option<()> {
     let (offset, is_dst) = offset_at(now, zone)?;
     let local = now.checked_add(offset)?;
     let (y, m, d) = civil_from_days(local.div_euclid(86_400));
@@ -85,7 +88,8 @@ fn fill_from_now(t: &mut Parsed, now: i64, zone: Tz) -> Option<()> {
         (t.h, t.i, t.s, t.us) = (0, 0, 0, 0);
     }
     if t.us == UNSET {
-        t.us = 0;
+        let none_set = [t.y, t.m, t.d, t.h, t.i, t.s].iter().all(|&f| f == UNSET);
+        t.us = if none_set { now_micros } else { 0 };
     }
     let fill = |field: &mut i64, value: i64| {
         if *field == UNSET {

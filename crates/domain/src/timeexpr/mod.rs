@@ -57,15 +57,17 @@ pub fn parse(text: &str, now: DateTime<Utc>, tz: Tz, edge: Edge) -> Valid<DateTi
         Edge::Start => eval::Want::Instant,
         Edge::End => eval::Want::EndOfDay,
     };
-    let seconds = eval::instant(parsed, now.timestamp(), tz, want).ok_or_else(bad)?;
-    DateTime::from_timestamp(seconds, 0).ok_or_else(bad)
+    let micros = i64::from(now.timestamp_subsec_micros());
+    let (seconds, micros) = eval::instant(parsed, (now.timestamp(), micros), tz, want).ok_or_else(bad)?;
+    let nanos = u32::try_from(micros.clamp(0, 999_999) * 1000).unwrap_or(0);
+    DateTime::from_timestamp(seconds, nanos).ok_or_else(bad)
 }
 
 /// The unix time PHP's `strtotime(text, now)` gives with `zone` as the default time zone, or
 /// `None` where PHP answers `false` (for the differential tests against PHP itself).
 pub fn strtotime(text: &str, now: i64, zone: Tz) -> Option<i64> {
     let parsed = scan::parse(text).ok()?;
-    eval::instant(parsed, now, zone, eval::Want::Instant)
+    eval::instant(parsed, (now, 0), zone, eval::Want::Instant).map(|(seconds, _)| seconds)
 }
 
 #[cfg(test)]
@@ -143,6 +145,18 @@ mod tests {
             let got = parse(input, now, *tz, *edge).unwrap_or_else(|e| panic!("{input}: {e}"));
             assert_eq!(got, utc(expected), "{input} ({tz}, {edge:?})");
         }
+    }
+
+    /// An instant whose clock comes from now keeps now's fraction of a second (PHP's rule for
+    /// microseconds), so `to=now` counts what happened in the current second.
+    #[test]
+    fn instants_from_now_keep_its_fraction_of_a_second() {
+        let now = utc("2026-05-28T14:35:10.750Z");
+        assert_eq!(parse("now", now, Tz::UTC, Edge::End).unwrap(), now);
+        assert_eq!(parse("-1 hour", now, Tz::UTC, Edge::Start).unwrap(), utc("2026-05-28T13:35:10.750Z"));
+        assert_eq!(parse("today", now, Tz::UTC, Edge::Start).unwrap(), utc("2026-05-28T00:00:00Z"));
+        assert_eq!(parse("10:00", now, Tz::UTC, Edge::Start).unwrap(), utc("2026-05-28T10:00:00Z"));
+        assert_eq!(strtotime("now", now.timestamp(), Tz::UTC), Some(now.timestamp()), "PHP's whole seconds");
     }
 
     /// `+1 hour` is added to the local clock, as PHP adds it: 01:40 on the night New York skips
