@@ -184,6 +184,11 @@ async fn serve(mut settings: Settings, listen: Option<SocketAddr>) -> anyhow::Re
 fn migrate(settings: &Settings) -> anyhow::Result<()> {
     let store = app::open_store(settings)?;
     println!("Database {} is up to date.", store.path().map_or_else(String::new, |p| p.display().to_string()));
+    let events = clicktrail_store_sqlite::SqliteEvents::open(&settings.data_dir)
+        .with_context(|| format!("cannot open the events store in {}", settings.data_dir.display()))?;
+    drop(events);
+    let path = settings.data_dir.join(clicktrail_store_sqlite::EVENTS_FILE);
+    println!("Database {} is up to date.", path.display());
     Ok(())
 }
 

@@ -141,9 +141,9 @@ fn open_connection(path: Option<&Path>) -> Result<Connection, StoreError> {
 impl SqliteEvents {
     /// Opens (creating if needed) `events.db` in `data_dir` and applies its migrations.
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(data_dir)
-            .map_err(|e| StoreError::Backend(format!("cannot create {}: {e}", data_dir.display())))?;
+        crate::create_data_dir(data_dir)?;
         let path = data_dir.join(EVENTS_FILE);
+        crate::private_database(&path)?;
         let mut writer = open_connection(Some(&path))?;
         migrate_with(&mut writer, EVENT_MIGRATIONS)?;
         let reader = open_connection(Some(&path))?;

@@ -78,12 +78,46 @@ pub(crate) fn configure(conn: &Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Creates the data directory readable by its owner only (`0700`) when it does not exist; an
+/// existing directory is left as the operator made it.
+pub(crate) fn create_data_dir(data_dir: &Path) -> Result<(), StoreError> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(data_dir)
+        .map_err(|e| StoreError::Backend(format!("cannot create data directory {}: {e}", data_dir.display())))
+}
+
+/// Makes a database file (and its WAL and shared-memory files, which SQLite creates with the
+/// database's mode) readable by its owner only (`0600`): it holds secrets.
+pub(crate) fn private_database(path: &Path) -> Result<(), StoreError> {
+    let fail = |e: std::io::Error| StoreError::Backend(format!("cannot secure {}: {e}", path.display()));
+    if !path.exists() {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        options.open(path).map_err(fail)?;
+    }
+    #[cfg(unix)]
+    for suffix in ["", "-wal", "-shm"] {
+        use std::os::unix::fs::PermissionsExt;
+        let file = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
+        if file.exists() {
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).map_err(fail)?;
+        }
+    }
+    Ok(())
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the database in `data_dir` and applies pending migrations.
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(data_dir)
-            .map_err(|e| StoreError::Backend(format!("cannot create data directory {}: {e}", data_dir.display())))?;
+        create_data_dir(data_dir)?;
         let path = data_dir.join(DB_FILE);
+        private_database(&path)?;
         let mut conn =
             Connection::open(&path).map_err(|e| StoreError::Backend(format!("cannot open {}: {e}", path.display())))?;
         configure(&conn)?;

@@ -135,7 +135,36 @@ fn migrate_creates_the_database() {
     let (ok, out, err) = run(bin().arg("--data-dir").arg(dir.path()).arg("migrate"));
     assert!(ok, "{err}");
     assert!(out.contains("up to date"));
-    assert!(dir.path().join("clicktrail.db").exists());
+    for db in ["clicktrail.db", "events.db"] {
+        assert!(out.contains(db), "migrate prepares {db}: {out}");
+        assert!(dir.path().join(db).exists());
+    }
+}
+
+/// The data directory and every database in it are the owner's alone: they hold secrets.
+#[test]
+fn the_data_directory_and_its_databases_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let parent = tempfile::tempdir().unwrap();
+    let data = parent.path().join("fresh");
+    let (ok, _, err) = run(bin().arg("--data-dir").arg(&data).arg("migrate"));
+    assert!(ok, "{err}");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700, "a new data directory");
+    let mut files = 0;
+    for entry in std::fs::read_dir(&data).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            assert_eq!(mode(&path), 0o600, "{}", path.display());
+            files += 1;
+        }
+    }
+    assert!(files >= 2, "both databases were checked");
+    // Files left readable by an older version are tightened at the next open.
+    std::fs::set_permissions(data.join("clicktrail.db"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (ok, _, err) = run(bin().arg("--data-dir").arg(&data).arg("migrate"));
+    assert!(ok, "{err}");
+    assert_eq!(mode(&data.join("clicktrail.db")), 0o600);
 }
 
 #[test]
