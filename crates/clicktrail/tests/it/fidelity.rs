@@ -467,6 +467,21 @@ async fn report_times_are_read_as_php_reads_them() {
         let (s, b) = get(&app, &format!("/api/v1.2/admin/offerStats/{start}/{end}/"), &admin).await;
         assert_eq!(s, StatusCode::OK, "{start} … {end}: {b}");
     }
+    // Huge relative times never panic: PHP's instant where it fits, else a 400.
+    for start in [
+        "-9223372036854775808%20seconds",
+        "-9223372036854775808%20minutes",
+        "-9999999999999%20days",
+        "-9999999999999%20weeks",
+        "%2B9999999999999%20years",
+        "@-9223372036854775808",
+    ] {
+        let (s, b) = get(&app, &format!("/api/v1.2/admin/offerStats/{start}/today/"), &admin).await;
+        assert!(s == StatusCode::OK || s == StatusCode::BAD_REQUEST, "{start}: {s} {b}");
+        if s == StatusCode::BAD_REQUEST {
+            assert_eq!(b["status"], 400, "dialect A's shape: {b}");
+        }
+    }
     let (s, b) = get(&app, "/api/v1.2/admin/offerStats/yesterday%20at%20noon/today/", &admin).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
     assert!(b["error"].as_str().unwrap().contains("'yesterday at noon'"), "dialect A's shape, naming the value: {b}");

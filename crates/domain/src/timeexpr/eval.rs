@@ -60,11 +60,11 @@ pub(super) fn instant(mut t: Parsed, now: (i64, i64), zone: Tz, want: Want) -> O
 /// Whether every amount is small enough for the arithmetic below (thirteen digits, the most a
 /// relative number may have); larger ones lie far outside the dates this API handles anyway.
 fn within_range(t: &Parsed) -> bool {
-    const LIMIT: i64 = 10_000_000_000_000;
+    const LIMIT: u64 = 10_000_000_000_000;
     let r = &t.rel;
     [t.y, t.m, t.d, t.h, t.i, t.s, t.us, r.y, r.m, r.d, r.h, r.i, r.s, r.us, r.weekday, r.special_amount]
         .iter()
-        .all(|v| v.abs() <= LIMIT)
+        .all(|v| v.unsigned_abs() <= LIMIT)
 }
 
 /// Whether an expression names a day without a time of day: a date or a day word whose time
