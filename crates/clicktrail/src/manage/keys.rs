@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{ListMeta, ListRequest, parse_spec, require_ref};
 use crate::auth::Caller;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::random;
 
 /// Body of a key creation.
@@ -172,7 +172,9 @@ pub async fn update(config: &Config, caller: &Caller, id: i64, body: serde_json:
     if let Some(mut scopes) = patch.scopes {
         let owner = require_ref::<User>(config, "user_id", "user", k.user_id, |_| true).await?;
         check_scopes(&mut scopes, &owner)?;
+        let before = k.clone();
         k.scopes = scopes;
+        keep_a_way_in(config, caller, &before, &k).await?;
     }
     if let Some(tier) = patch.tier {
         k.tier = tier;
@@ -185,10 +187,48 @@ pub async fn update(config: &Config, caller: &Caller, id: i64, body: serde_json:
     Ok(k)
 }
 
+/// Whether a key lets an admin in: active, with the `admin` scope, of an admin who may read.
+async fn opens_the_network(config: &Config, k: &ApiKey) -> Result<bool> {
+    if !k.is_active() || !k.scopes.contains(&Scope::Admin) {
+        return Ok(false);
+    }
+    let owner: Option<User> = config.get(k.user_id).await?;
+    Ok(owner.is_some_and(|u| u.role == Role::Admin && u.spec.status.may_read()))
+}
+
+/// Refuses a change to key `id` that would lock the operator out: the request's own key may
+/// not revoke itself or drop its `admin` scope, and the last key that opens the network stays.
+/// (Offline commands act without a key and can always make a new one.)
+async fn keep_a_way_in(config: &Config, caller: &Caller, before: &ApiKey, after: &ApiKey) -> Result<()> {
+    let opens_before = opens_the_network(config, before).await?;
+    if !opens_before || opens_the_network(config, after).await? {
+        return Ok(());
+    }
+    if caller.key.id == before.id {
+        return Err(Error::new(
+            ErrorKind::Conflict,
+            "This is the key making the request: it cannot revoke itself or drop its admin scope.",
+        ));
+    }
+    let keys: Page<ApiKey> = config.list(&Query::default()).await?;
+    for other in keys.items.iter().filter(|k| k.id != before.id) {
+        if opens_the_network(config, other).await? {
+            return Ok(());
+        }
+    }
+    Err(Error::new(
+        ErrorKind::Conflict,
+        "This is the last active admin key: create another admin key first, or the network has no way in.",
+    ))
+}
+
 /// Revokes a key: admins any, others their own. Revoking twice is harmless.
 pub async fn revoke(config: &Config, caller: &Caller, id: i64) -> Result<ApiKey> {
     let mut k = get(config, caller, id).await?;
     if k.revoked_at.is_none() {
+        let mut revoked = k.clone();
+        revoked.revoked_at = Some(Utc::now());
+        keep_a_way_in(config, caller, &k, &revoked).await?;
         let now = Utc::now();
         k.revoked_at = Some(now);
         k.updated_at = now;

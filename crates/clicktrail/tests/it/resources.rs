@@ -261,3 +261,27 @@ async fn pagination() {
     let found = app.get("/api/categories?q=AT%205", ADMIN_KEY).await;
     assert_eq!(found.body["meta"]["total"], 1);
 }
+
+/// The operator cannot lock themselves out: the request's own key does not revoke itself or
+/// drop its admin scope, and the last key that opens the network stays.
+#[tokio::test]
+async fn the_last_admin_key_and_the_requests_own_key_stay() {
+    let app = TestApp::spawn().await;
+    let keys = app.get("/api/keys", ADMIN_KEY).await;
+    let own = keys.body["data"].as_array().unwrap().iter().find(|k| k["scopes"] == json!(["admin"])).unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let r = app.delete(&format!("/api/keys/{own}"), ADMIN_KEY).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("key making the request"), "{}", r.body);
+    let r = app.patch(&format!("/api/keys/{own}"), ADMIN_KEY, json!({"scopes": ["read:stats"]})).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    // A second admin key may take the first one away, but not then itself.
+    let second = app.create("/api/keys", json!({"user_id": 1, "scopes": ["admin"]})).await;
+    let (second_id, second_key) = (second["id"].as_i64().unwrap(), second["key"].as_str().unwrap().to_owned());
+    let r = app.delete(&format!("/api/keys/{own}"), &second_key).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = app.delete(&format!("/api/keys/{second_id}"), &second_key).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.body);
+    assert_eq!(app.get("/api/me", &second_key).await.status, StatusCode::OK, "the network still has a way in");
+}
