@@ -141,7 +141,7 @@ impl Cli {
         if let Some(dir) = self.data_dir {
             settings.data_dir = dir;
         }
-        telemetry::init_logs(&settings.log);
+        telemetry::init_logs(&settings.log, settings.log_format);
         match self.command {
             Command::Serve { listen } => serve(settings, listen).await,
             Command::Migrate => migrate(&settings),

@@ -90,6 +90,8 @@ pub struct Settings {
     /// Log filter (`info`, `clicktrail=debug,tower_http=info`).
     #[serde(deserialize_with = "lenient_string")]
     pub log: String,
+    /// Log lines as `text` (coloured only on a terminal) or `json`.
+    pub log_format: crate::telemetry::LogFormat,
     /// Network name, used when the network is first created.
     #[serde(deserialize_with = "lenient_string")]
     pub network_name: String,
@@ -142,6 +144,7 @@ impl Default for Settings {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("./clicktrail-data"),
             log: "info".into(),
+            log_format: crate::telemetry::LogFormat::Text,
             network_name: "Clicktrail".into(),
             timezone: None,
             currency: None,

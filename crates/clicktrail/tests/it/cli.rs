@@ -318,3 +318,26 @@ fn demo_creates_a_network_to_explore() {
     let (_, groups) = server.get("/api/affiliate-groups", &admin);
     assert_eq!(groups["meta"]["total"], 2);
 }
+
+/// Logs to a pipe carry no colour codes, even where `NO_COLOR` is not set; `log_format = json`
+/// writes one JSON object a line.
+#[test]
+fn logs_have_no_colour_off_a_terminal_and_json_on_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = Server::start(dir.path(), &[("NO_COLOR", ""), ("CLICKTRAIL_LOG", "info")]);
+    let (ok, stderr) = text.terminate();
+    assert!(ok, "{stderr}");
+    assert!(stderr.contains("listening"), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "no ANSI escapes in piped logs: {stderr:?}");
+    let json = Server::start(dir.path(), &[("CLICKTRAIL_LOG_FORMAT", "json")]);
+    let (ok, stderr) = json.terminate();
+    assert!(ok, "{stderr}");
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(lines.len() >= 2, "{stderr}");
+    for line in lines {
+        let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(v["level"].is_string() && v["fields"].is_object(), "{line}");
+    }
+    let (ok, _, err) = run(bin().arg("print-config").env("CLICKTRAIL_LOG_FORMAT", "xml"));
+    assert!(!ok && err.contains("xml"), "{err}");
+}
