@@ -70,6 +70,26 @@ pub fn open_store(settings: &Settings) -> anyhow::Result<SqliteStore> {
     })
 }
 
+/// Refuses a data directory that holds no network, naming it: commands that work on an
+/// existing network must never create a new one because a path was mistyped.
+pub fn require_network(settings: &Settings) -> anyhow::Result<()> {
+    let dir = &settings.data_dir;
+    let db = dir.join(clicktrail_store_sqlite::DB_FILE);
+    if db.is_file() {
+        return Ok(());
+    }
+    let what = if dir.is_dir() {
+        format!("{} holds no {}", dir.display(), clicktrail_store_sqlite::DB_FILE)
+    } else {
+        format!("{} does not exist", dir.display())
+    };
+    anyhow::bail!(
+        "no Clicktrail network in {}: {what}. Check --data-dir (or CLICKTRAIL_DATA_DIR); \
+         `clicktrail serve` or `clicktrail demo` creates a new network",
+        dir.display()
+    )
+}
+
 impl App {
     /// Opens the store, applies first-start set-up and settings, and takes the listener.
     pub async fn build(settings: Settings, listener: TcpListener) -> anyhow::Result<Self> {

@@ -52,8 +52,18 @@ pub async fn first_admin(config: &Config) -> anyhow::Result<Option<User>> {
     Ok(admins.items.into_iter().next())
 }
 
-/// Runs set-up: idempotent, safe on every start.
+/// Whether the admin user holds an active admin key. A first start that stopped between
+/// creating the admin and its key (or a data directory whose keys were removed by hand) gets a
+/// new generated key on the next start instead of a network nobody can reach.
+async fn has_active_admin_key(config: &Config, admin: &User) -> anyhow::Result<bool> {
+    let keys: Page<ApiKey> = config.list(&Query { owner_id: Some(admin.id), ..Query::default() }).await?;
+    Ok(keys.items.iter().any(|k| k.revoked_at.is_none() && k.scopes.contains(&Scope::Admin)))
+}
+
+/// Runs set-up: idempotent, safe on every start. The settings are checked before anything is
+/// written, so a start refused for a bad setting leaves the data directory as it was.
 pub async fn run(config: &Config, settings: &Settings) -> anyhow::Result<Bootstrap> {
+    settings.validate()?;
     let mut out = Bootstrap::default();
     let stored = config.network().await?;
     out.created_network = stored.is_none();
@@ -119,7 +129,7 @@ pub async fn run(config: &Config, settings: &Settings) -> anyhow::Result<Bootstr
                 }
             }
         }
-        None if created_admin => {
+        None if created_admin || !has_active_admin_key(config, &admin).await? => {
             let secret = keys::generate_secret();
             let name = Name::parse("generated at first start").ok();
             keys::issue(config, &admin, &secret, vec![Scope::Admin], Tier::Premium, name).await?;

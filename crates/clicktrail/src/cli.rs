@@ -194,6 +194,21 @@ fn migrate(settings: &Settings) -> anyhow::Result<()> {
 
 /// Opens the store for an offline command, with the operator's rights.
 pub async fn open_for_operator(settings: &Settings) -> anyhow::Result<(Config, crate::auth::Caller)> {
+    app::require_network(settings)?;
+    let config = Config::new(Arc::new(app::open_store(settings)?));
+    if config.network().await?.is_none() {
+        bail!(
+            "no Clicktrail network in {}: its databases exist but no server has started on them yet; \
+             run `clicktrail serve` once (it creates the network and prints the admin key)",
+            settings.data_dir.display()
+        );
+    }
+    open_network(settings).await
+}
+
+/// Opens the store, creating the network on a fresh data directory (`demo`).
+pub async fn open_network(settings: &Settings) -> anyhow::Result<(Config, crate::auth::Caller)> {
+    settings.validate()?;
     let config = Config::new(Arc::new(app::open_store(settings)?));
     let setup = bootstrap::run(&config, settings).await?;
     if let Some(secret) = setup.generated_admin_key {

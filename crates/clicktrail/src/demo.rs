@@ -59,7 +59,7 @@ pub async fn run(settings: &Settings, listen: SocketAddr) -> anyhow::Result<()> 
     if settings.tracking_base_url.is_none() {
         settings.tracking_base_url = Some(format!("http://{listen}"));
     }
-    let (config, op) = crate::cli::open_for_operator(&settings).await?;
+    let (config, op) = crate::cli::open_network(&settings).await?;
     let existing: Page<Category> = config.list(&Query { limit: Some(1), ..Query::default() }).await?;
     if existing.total > 0 {
         bail!(

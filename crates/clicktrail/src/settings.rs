@@ -224,6 +224,10 @@ impl Settings {
         if self.write_linger_ms > 1_000 {
             anyhow::bail!("write_linger_ms must be at most 1000 (got {})", self.write_linger_ms);
         }
+        if let Some(secret) = &self.admin_key {
+            clicktrail_domain::key::check_operator_secret(secret.expose())
+                .map_err(|e| anyhow::anyhow!("CLICKTRAIL_ADMIN_KEY {}", e.message))?;
+        }
         Ok(())
     }
 

@@ -207,6 +207,7 @@ fn admin_key_from_the_environment() {
 #[test]
 fn keys_and_users_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
+    drop(Server::start(dir.path(), &[]));
     let data = |cmd: &mut Command| {
         cmd.arg("--data-dir").arg(dir.path());
     };
@@ -280,6 +281,50 @@ fn keys_and_users_from_the_command_line() {
         .query_row("SELECT doc FROM config_records WHERE kind = 'credential' AND id = ?1", [id], |r| r.get(0))
         .expect("a credential is stored");
     assert!(hash.contains("$argon2id$") && !hash.contains("correct horse"), "{hash}");
+}
+
+/// A mistyped `--data-dir` is an error that names it, never a new network; a refused first
+/// start leaves nothing behind, and a network left without an admin key gets one at the next start.
+#[test]
+fn a_missing_network_is_named_and_a_failed_first_start_leaves_nothing() {
+    let parent = tempfile::tempdir().unwrap();
+    let typo = parent.path().join("clicktrial-data");
+    for args in [&["keys", "list"][..], &["users", "create", "--role", "affiliate", "--name", "X"][..]] {
+        let (ok, out, err) = run(bin().arg("--data-dir").arg(&typo).args(args));
+        assert!(!ok, "{args:?} on a missing data dir: {out}");
+        assert!(err.contains(&typo.display().to_string()) && err.contains("does not exist"), "{err}");
+        assert!(!out.contains("Admin API key"), "{out}");
+        assert!(!typo.exists(), "nothing is created by {args:?}");
+    }
+    // Databases without a network (after `migrate` alone) are named too.
+    let (ok, _, err) = run(bin().arg("--data-dir").arg(&typo).arg("migrate"));
+    assert!(ok, "{err}");
+    let (ok, _, err) = run(bin().arg("--data-dir").arg(&typo).args(["keys", "list"]));
+    assert!(!ok && err.contains("clicktrail serve"), "{err}");
+
+    let fresh = parent.path().join("fresh");
+    let mut cmd = bin();
+    cmd.args(["serve", "--data-dir"]).arg(&fresh).args(["--listen", &format!("127.0.0.1:{}", free_port())]);
+    let (ok, out, err) = run(cmd.env("CLICKTRAIL_ADMIN_KEY", "too-short"));
+    assert!(!ok && err.contains("CLICKTRAIL_ADMIN_KEY") && err.contains("16 to 256"), "{out}{err}");
+    assert!(!fresh.exists(), "a refused first start creates nothing");
+    let server = Server::start(&fresh, &[]);
+    assert!(server.stdout.iter().any(|l| l.starts_with("Admin API key")), "{:?}", server.stdout);
+    drop(server);
+
+    // A network whose admin holds no active admin key (a start stopped half-way, keys removed
+    // by hand) gets a new one, printed, instead of being unreachable.
+    let conn = rusqlite::Connection::open(fresh.join("clicktrail.db")).unwrap();
+    conn.execute("DELETE FROM config_records WHERE kind = 'api_key'", []).unwrap();
+    drop(conn);
+    let server = Server::start(&fresh, &[]);
+    let key = server
+        .stdout
+        .iter()
+        .find_map(|l| l.strip_prefix("Admin API key (shown once, store it now): "))
+        .expect("a new key is printed")
+        .to_owned();
+    assert_eq!(server.get("/api/me", &key).1["role"], "admin");
 }
 
 #[test]
