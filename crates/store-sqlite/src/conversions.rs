@@ -14,7 +14,7 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
 
 use crate::tally::{self, Select, Table, raw_column, rollup_column};
-use crate::{SqliteStore, backend, count, from_ms, from_units, ms, to_units};
+use crate::{SqliteStore, backend, count, from_ms, from_units, money_sum, ms, saturating_add, split_sum, to_units};
 
 fn to_doc(c: &Conversion) -> Result<String, StoreError> {
     serde_json::to_string(c).map_err(|e| StoreError::Corrupt { kind: "conversion", id: c.id, message: e.to_string() })
@@ -84,12 +84,14 @@ fn roll(tx: &Transaction<'_>, c: &Counted, sign: i64) -> Result<(), StoreError> 
     for grain in [3_600_i64, 86_400] {
         let bucket = c.created_at.div_euclid(grain * 1000) * grain;
         let key = params![grain, bucket, c.offer_id, c.affiliate_id, c.status, c.is_lead];
-        tx.prepare_cached(
+        tx.prepare_cached(concat!(
             "INSERT INTO conversion_rollups (grain, bucket, offer_id, affiliate_id, status, is_lead, conversions, payout, revenue)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-             ON CONFLICT DO UPDATE SET conversions = conversions + excluded.conversions,
-                payout = payout + excluded.payout, revenue = revenue + excluded.revenue",
-        )
+             ON CONFLICT DO UPDATE SET conversions = conversions + excluded.conversions, ",
+            saturating_add!("payout"),
+            ", ",
+            saturating_add!("revenue")
+        ))
         .map_err(backend)?
         .execute(params![grain, bucket, c.offer_id, c.affiliate_id, c.status, c.is_lead, sign, sign * c.payout, sign * c.revenue])
         .map_err(backend)?;
@@ -108,8 +110,8 @@ fn conversion_totals(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Total
     Ok(Totals {
         leads: count(r.get(at)?),
         conversions: count(r.get(at + 1)?),
-        payout: from_units(r.get(at + 2)?),
-        revenue: from_units(r.get(at + 3)?),
+        payout: split_sum(r, at + 2)?,
+        revenue: split_sum(r, at + 4)?,
         ..Totals::default()
     })
 }
@@ -145,8 +147,13 @@ fn conversion_tally(conn: &Connection, query: &TallyQuery) -> Result<Tallies, St
                 args,
                 time: time("bucket"),
                 columns: tally::columns(query, rollup_column)?,
-                sums: "sum(CASE WHEN is_lead = 1 THEN conversions ELSE 0 END),
-                    sum(CASE WHEN is_lead = 1 THEN 0 ELSE conversions END), sum(payout), sum(revenue)",
+                sums: concat!(
+                    "sum(CASE WHEN is_lead = 1 THEN conversions ELSE 0 END), ",
+                    "sum(CASE WHEN is_lead = 1 THEN 0 ELSE conversions END), ",
+                    money_sum!("payout"),
+                    ", ",
+                    money_sum!("revenue")
+                ),
             };
             tally::filter(&mut select, query, rollup_column)?;
             tally::read(conn, &select, query, piece.from_ms, conversion_totals, out)
@@ -160,7 +167,7 @@ fn conversion_tally(conn: &Connection, query: &TallyQuery) -> Result<Tallies, St
                 args,
                 time: time("created_at / 900000 * 900"),
                 columns: tally::columns(query, raw_column)?,
-                sums: "sum(is_lead), sum(1 - is_lead), sum(payout), sum(revenue)",
+                sums: concat!("sum(is_lead), sum(1 - is_lead), ", money_sum!("payout"), ", ", money_sum!("revenue")),
             };
             tally::filter(&mut select, query, raw_column)?;
             tally::read(conn, &select, query, piece.from_ms, conversion_totals, out)

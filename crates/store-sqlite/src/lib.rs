@@ -42,6 +42,52 @@ pub(crate) fn from_units(units: i64) -> Decimal {
     Decimal::new(units, MONEY_SCALE).normalize()
 }
 
+/// The SQL of an overflow-proof sum of a money column: its whole currency units and its
+/// remainders summed apart (each fits an `i64` for more rows than any table holds), read back
+/// by [`split_sum`]. A plain `sum()` of 10^-8ths overflows at 92 billion.
+macro_rules! money_sum {
+    ($column:literal) => {
+        concat!("sum(", $column, " / 100000000), sum(", $column, " % 100000000)")
+    };
+}
+pub(crate) use money_sum;
+
+/// Reads the two columns of [`money_sum!`] at `at`.
+pub(crate) fn split_sum(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Decimal> {
+    let whole: Option<i64> = r.get(at)?;
+    let rest: Option<i64> = r.get(at + 1)?;
+    Ok((Decimal::from(whole.unwrap_or(0)) + from_units(rest.unwrap_or(0))).normalize())
+}
+
+/// SQL adding `excluded.{column}` to a rollup cell without leaving the integers: SQLite turns
+/// an overflowing integer sum into a float, which would poison every report over the cell.
+/// A cell (one hour of one offer, affiliate and status) saturates at ±92,233,720,368.54775807.
+macro_rules! saturating_add {
+    ($column:literal) => {
+        concat!(
+            $column,
+            " = CASE WHEN excluded.",
+            $column,
+            " > 0 AND ",
+            $column,
+            " > 9223372036854775807 - excluded.",
+            $column,
+            " THEN 9223372036854775807 WHEN excluded.",
+            $column,
+            " < 0 AND ",
+            $column,
+            " < -9223372036854775807 - excluded.",
+            $column,
+            " THEN -9223372036854775807 ELSE ",
+            $column,
+            " + excluded.",
+            $column,
+            " END"
+        )
+    };
+}
+pub(crate) use saturating_add;
+
 /// Unix milliseconds, as times are stored.
 pub(crate) fn ms(at: DateTime<Utc>) -> i64 {
     at.timestamp_millis()

@@ -498,3 +498,76 @@ async fn report_times_are_read_as_php_reads_them() {
     let from = chrono::DateTime::parse_from_rfc3339(r.body["meta"]["from"].as_str().unwrap()).unwrap();
     assert_eq!(from.format("%d %H:%M:%S").to_string(), "01 00:00:00", "{}", r.body["meta"]);
 }
+
+/// Forged postbacks at the largest amounts cannot take reports down: money inputs beyond the
+/// bound are a 400 naming the field, and a hundred conversions of a billion each sum exactly on
+/// every surface (a plain SQLite sum of 10^-8ths overflows at 92 billion).
+#[tokio::test]
+async fn money_at_the_extremes_is_bounded_and_sums_never_overflow() {
+    let app = app().await;
+    let aff = app.create_id("/api/affiliates", json!({"name": "Pub"})).await;
+    let over = offer_body("Override", json!({"guards": {"allow_payout_override": true}}));
+    let offer = app.create_id("/api/offers", over).await;
+    let share = offer_body(
+        "Share",
+        json!({"payout_type": "revshare", "payout": 50, "revenue_type": "revshare", "revenue": 40}),
+    );
+    let share = app.create_id("/api/offers", share).await;
+    let cid = click(&app, offer, aff, "", "203.0.113.9").await["transaction_id"].as_str().unwrap().to_owned();
+    let sid = click(&app, share, aff, "", "203.0.113.9").await["transaction_id"].as_str().unwrap().to_owned();
+    for bad in [
+        "payout=1000000000.01",
+        "revenue=99999999999999999999",
+        "amount=1e400",
+        "payout=-1",
+        "amount=NaN",
+        "payout=0.00001",
+    ] {
+        let field = bad.split('=').next().unwrap();
+        let (status, body) = postback(&app, &format!("click_id={cid}&{bad}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+        assert!(body.to_string().contains(field), "{bad}: the error names {field}: {body}");
+    }
+    let mut sent = Vec::new();
+    for i in 0..90 {
+        sent.push(format!("click_id={cid}&txid=BIG-{i}&payout=1000000000&revenue=1000000000"));
+    }
+    for i in 0..100 {
+        sent.push(format!("click_id={sid}&txid=SALE-{i}&amount=1000000000"));
+    }
+    for q in &sent {
+        let (status, body) = postback(&app, q).await;
+        assert_eq!(status, StatusCode::OK, "{q}: {body}");
+    }
+    settled(&app, 190).await;
+    // 90 × 1e9 overridden and 100 × 50% of 1e9 shared: 140 billion paid, 130 billion earned,
+    // exact although each sum is past what one i64 of 10^-8ths holds.
+    for path in ["/api/reports?from=today&to=today", "/api/reports?from=today&to=today&group_by=offer,date"] {
+        let r = app.get(path, ADMIN_KEY).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.body);
+        assert_eq!(r.body["totals"]["payout"].as_f64(), Some(140_000_000_000.0), "{path}: {}", r.body);
+        assert_eq!(r.body["totals"]["revenue"].as_f64(), Some(130_000_000_000.0), "{path}");
+    }
+    // Past the 92 billion one rollup cell (an hour of one offer, affiliate and status) holds,
+    // the cell saturates: reports stay up on every surface.
+    for i in 0..10 {
+        let q = format!("click_id={cid}&txid=MORE-{i}&payout=1000000000&revenue=1000000000");
+        assert_eq!(postback(&app, &q).await.0, StatusCode::OK);
+    }
+    settled(&app, 200).await;
+    let r = app.get("/api/reports?from=today&to=today&group_by=offer", ADMIN_KEY).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body["totals"]["payout"].as_f64().unwrap() >= 140_000_000_000.0, "{}", r.body);
+    let csv = app.raw.get(format!("{}/api/reports?from=today&to=today&format=csv", app.base)).bearer_auth(ADMIN_KEY);
+    assert_eq!(csv.send().await.unwrap().status(), StatusCode::OK);
+    let day = Utc::now().format("%Y-%m-%d");
+    let e = app.get(&format!("/v1/stats?date_from={day}&date_to={day}"), ADMIN_KEY).await;
+    assert!(e.status.is_success(), "{}", e.body);
+    let a = get(&app, "/api/v1.2/admin/offerStats/today/today/", &[("x-api-key", ADMIN_KEY), ("x-user-id", "1")]).await;
+    assert_eq!(a.0, StatusCode::OK, "{}", a.1);
+    let list = app.get("/api/conversions?per_page=1", ADMIN_KEY).await;
+    let id = list.body["data"][0]["id"].as_i64().unwrap();
+    let patched = app.patch(&format!("/api/conversions/{id}"), ADMIN_KEY, json!({"status": "rejected"})).await;
+    assert_eq!(patched.status, StatusCode::OK, "a status change on a saturated cell: {}", patched.body);
+    assert_eq!(app.get("/api/reports?from=today&to=today&status=approved", ADMIN_KEY).await.status, StatusCode::OK);
+}
