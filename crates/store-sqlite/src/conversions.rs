@@ -14,7 +14,7 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
 
 use crate::tally::{self, Select, Table, raw_column, rollup_column};
-use crate::{SqliteStore, backend, count, from_ms, from_units, money_sum, ms, saturating_add, split_sum, to_units};
+use crate::{SqliteStore, backend, count, from_ms, money_sum, ms, saturating_add, split_sum, to_units};
 
 fn to_doc(c: &Conversion) -> Result<String, StoreError> {
     serde_json::to_string(c).map_err(|e| StoreError::Corrupt { kind: "conversion", id: c.id, message: e.to_string() })

@@ -571,3 +571,35 @@ async fn money_at_the_extremes_is_bounded_and_sums_never_overflow() {
     assert_eq!(patched.status, StatusCode::OK, "a status change on a saturated cell: {}", patched.body);
     assert_eq!(app.get("/api/reports?from=today&to=today&status=approved", ADMIN_KEY).await.status, StatusCode::OK);
 }
+
+/// CSV exports quote every awkward cell (a bare CR too) and never hand a spreadsheet a formula.
+#[tokio::test]
+async fn csv_exports_quote_every_cell_and_neutralise_formulas() {
+    let app = app().await;
+    let aff = app.create_id("/api/affiliates", json!({"name": "Pub"})).await;
+    let offer = app.create_id("/api/offers", offer_body("O", json!({}))).await;
+    let subs = ["=HYPERLINK(\"http://evil.example\")", "+1+2", "-3", "@SUM(A1)", "a\rb", "c,d", "say \"hi\"", "plain"];
+    for (i, sub) in subs.iter().enumerate() {
+        let q = format!("sub1={}", url::form_urlencoded::byte_serialize(sub.as_bytes()).collect::<String>());
+        click(&app, offer, aff, &q, &format!("203.0.113.{}", i + 1)).await;
+    }
+    let mut got = Vec::new();
+    for _ in 0..100 {
+        let r = app.raw.get(format!("{}/api/reports?from=today&to=today&group_by=sub1&format=csv", app.base));
+        let text = r.bearer_auth(ADMIN_KEY).send().await.unwrap().text().await.unwrap();
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        let at = reader.headers().unwrap().iter().position(|h| h == "sub1").expect("a sub1 column");
+        got = reader.records().map(|r| r.expect("valid CSV").get(at).unwrap_or_default().to_owned()).collect();
+        if got.len() == subs.len() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    got.sort();
+    let mut want: Vec<String> = subs
+        .iter()
+        .map(|s| if s.starts_with(['=', '+', '-', '@']) { format!("'{s}") } else { (*s).to_owned() })
+        .collect();
+    want.sort();
+    assert_eq!(got, want);
+}
