@@ -33,7 +33,10 @@ const LEASE: chrono::Duration = chrono::Duration::seconds(30);
 /// Most deliveries in flight at once.
 const CONCURRENCY: usize = 64;
 
-/// Whether an address is internal: never a postback destination unless allow-listed.
+/// Whether an address is internal or special-purpose (the IANA special-purpose registries):
+/// never a postback destination unless allow-listed. IPv4-mapped IPv6 addresses are judged as
+/// their IPv4 address; NAT64, 6to4 and Teredo prefixes, which reach IPv4 hosts through a
+/// translator, are refused whole.
 pub fn is_internal(ip: IpAddr) -> bool {
     let ip = match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
@@ -41,28 +44,58 @@ pub fn is_internal(ip: IpAddr) -> bool {
     };
     match ip {
         IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
+            let [a, b, c, _] = v4.octets();
             v4.is_loopback()
                 || v4.is_private()
                 || v4.is_link_local()
                 || v4.is_unspecified()
                 || v4.is_broadcast()
                 || v4.is_multicast()
+                || v4.is_documentation()
                 || a == 0
                 || (a == 100 && (64..128).contains(&b))
+                || (a == 192 && b == 0 && c == 0)
+                || (a == 192 && b == 88 && c == 99)
                 || (a == 198 && (b == 18 || b == 19))
                 || a >= 240
         }
         IpAddr::V6(v6) => {
-            let first = v6.segments()[0];
+            let s = v6.segments();
             v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80
+                || (s[0] & 0xfe00) == 0xfc00
+                || (s[0] & 0xffc0) == 0xfe80
+                || (s[0] & 0xffc0) == 0xfec0
+                // ::/96 (IPv4-compatible, deprecated) and 100::/64 (discard)
+                || s[..6] == [0; 6]
+                || (s[0] == 0x0100 && s[1..4] == [0; 3])
+                // 64:ff9b::/96 and 64:ff9b:1::/48 (NAT64)
+                || (s[0] == 0x64 && s[1] == 0xff9b && (s[2..6] == [0; 4] || s[2] == 1))
+                // 2001::/23 (IETF protocol assignments, Teredo among them), 2001:db8::/32
+                || (s[0] == 0x2001 && (s[1] < 0x0200 || s[1] == 0x0db8))
+                // 2002::/16 (6to4), 3fff::/20 (documentation)
+                || s[0] == 0x2002
+                || (s[0] == 0x3fff && s[1] < 0x1000)
         }
     }
 }
+
+/// Whether an error, or any error it was caused by, is the guard's refusal.
+fn refused(error: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut next = Some(error);
+    while let Some(e) = next {
+        let text = e.to_string();
+        if let Some(at) = text.find(REFUSED) {
+            return Some(text[at..].to_owned());
+        }
+        next = e.source();
+    }
+    None
+}
+
+/// How the guard's refusals begin.
+const REFUSED: &str = "refused: ";
 
 /// The SSRF guard: addresses must be public or inside an allow-listed range.
 #[derive(Clone, Debug)]
@@ -90,7 +123,7 @@ impl Resolve for Guard {
             let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             if let Some(bad) = addrs.iter().find(|a| !guard.permits(a.ip())) {
                 let message = format!(
-                    "refused: {host} resolves to the internal address {} (see CLICKTRAIL_POSTBACK_ALLOWLIST)",
+                    "{REFUSED}{host} resolves to the internal address {} (see CLICKTRAIL_POSTBACK_ALLOWLIST)",
                     bad.ip()
                 );
                 return Err(message.into());
@@ -251,9 +284,19 @@ impl Deliveries {
                     }
                 }
                 Err(e) => {
-                    let refused = std::error::Error::source(&e).map(ToString::to_string).unwrap_or_default();
-                    attempt.detail = format!("{e} {refused}").trim().chars().take(256).collect();
-                    if attempt.detail.contains("refused: ") { JobNext::Failed } else { self.retry_or_give_up(&job) }
+                    // A host name that resolves to an internal address is refused for good, like
+                    // an address literal: the resolver's refusal sits deep in reqwest's chain.
+                    match refused(&e) {
+                        Some(reason) => {
+                            attempt.detail = reason.chars().take(256).collect();
+                            JobNext::Failed
+                        }
+                        None => {
+                            let cause = std::error::Error::source(&e).map(ToString::to_string).unwrap_or_default();
+                            attempt.detail = format!("{e} {cause}").trim().chars().take(256).collect();
+                            self.retry_or_give_up(&job)
+                        }
+                    }
                 }
             }
         };
@@ -294,6 +337,20 @@ mod tests {
             "fe80::1",
             "fd00::1",
             "::ffff:127.0.0.1",
+            "192.0.2.1",
+            "198.51.100.7",
+            "203.0.113.9",
+            "192.0.0.8",
+            "192.88.99.1",
+            "64:ff9b::a00:1",
+            "64:ff9b:1::1",
+            "2002:a00:1::1",
+            "2001::1",
+            "2001:db8::1",
+            "100::1",
+            "::a00:1",
+            "3fff::1",
+            "fec0::1",
         ] {
             assert!(is_internal(ip.parse().unwrap()), "{ip}");
         }

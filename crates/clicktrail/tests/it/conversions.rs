@@ -472,6 +472,27 @@ async fn client_errors_stop_retries_and_private_destinations_are_refused() {
     assert_eq!(outcome["outcome"], "failed", "{outcome}");
     assert!(outcome["detail"].as_str().unwrap().contains("refused"), "{outcome}");
     assert!(probe.received().is_empty(), "nothing reached the internal address");
+
+    // A host name that resolves to an internal address is refused at once too, with the
+    // reason, not retried for a day as a connection error.
+    let by_name = probe.url("/by-name").replace("127.0.0.1", "localhost");
+    let pb = locked.create_id("/api/postbacks", json!({"affiliate_id": aff, "url": by_name})).await;
+    let cid = click(&locked, offer, aff, "").await;
+    let id = postback(&locked, &format!("click_id={cid}&status=pending")).await.1["conversion_id"].as_i64().unwrap();
+    let mut log = Value::Null;
+    for _ in 0..200 {
+        log = locked.get(&format!("/api/conversions/{id}/deliveries"), ADMIN_KEY).await.body["data"].clone();
+        if log.as_array().is_some_and(|a| a.len() >= 2) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let named = log.as_array().unwrap().iter().find(|d| d["url"].as_str().is_some_and(|u| u.contains("localhost")));
+    let named = named.unwrap_or_else(|| panic!("a delivery to localhost (postback {pb}): {log}"));
+    assert_eq!(named["outcome"], "failed", "final at the first attempt: {named}");
+    let detail = named["detail"].as_str().unwrap();
+    assert!(detail.contains("localhost resolves to the internal address"), "{detail}");
+    assert!(probe.received().is_empty(), "nothing reached the internal address by name");
 }
 
 #[tokio::test]
