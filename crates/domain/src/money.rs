@@ -160,12 +160,13 @@ impl Currency {
     /// US dollars, the default.
     pub const USD: Self = Self(*b"USD");
 
-    /// Parses three letters, any case.
+    /// Parses an ISO 4217 code (`usd`, `EUR`), any case; three letters that ISO 4217 does not
+    /// list (`XYZ`) are refused.
     pub fn parse(raw: &str) -> Valid<Self> {
         let upper = raw.trim().to_ascii_uppercase();
         match upper.as_bytes() {
-            [a, b, c] if [a, b, c].iter().all(|x| x.is_ascii_uppercase()) => Ok(Self([*a, *b, *c])),
-            _ => Err(ValidationError::value(format!("'{raw}' is not a three-letter ISO 4217 currency code"))),
+            [a, b, c] if iso_currency::Currency::from_code(&upper).is_some() => Ok(Self([*a, *b, *c])),
+            _ => Err(ValidationError::value(format!("'{raw}' is not an ISO 4217 currency code"))),
         }
     }
 
@@ -218,5 +219,7 @@ mod tests {
         assert_eq!(Currency::parse("eur").unwrap().as_str(), "EUR");
         assert!(Currency::parse("EURO").is_err());
         assert!(Currency::parse("E1R").is_err());
+        assert!(Currency::parse("XYZ").is_err(), "three letters ISO 4217 does not list");
+        assert_eq!(Currency::parse(" jpy ").unwrap().as_str(), "JPY");
     }
 }

@@ -297,6 +297,7 @@ async fn every_guard_and_bad_input() {
         (format!("click_id={cid}&token=s3cret&status=paid"), 400, "status"),
         (format!("click_id={cid}&token=s3cret&event=refund"), 400, "event"),
         (format!("click_id={cid}&token=s3cret&currency=dollars"), 400, "currency"),
+        (format!("click_id={cid}&token=s3cret&currency=XYZ"), 400, "ISO 4217"),
         ("click_id=nothex".to_owned(), 400, "click_id"),
         (format!("click_id={}", "a".repeat(32)), 404, "click"),
         ("txid=1".to_owned(), 400, "click_id"),

@@ -42,6 +42,7 @@ async fn offer_validation_names_each_field() {
         (json!({"geo": ["US", "ZZ"]}), "geo[1]", "not an ISO 3166-1"),
         (json!({"geo": ["US", "us"]}), "geo[1]", "listed twice"),
         (json!({"currency": "DOLLARS"}), "currency", "ISO 4217"),
+        (json!({"currency": "XYZ"}), "currency", "ISO 4217"),
         (json!({"preview_url": "ftp://x.example"}), "preview_url", "http or https"),
         (json!({"visibility": "secret"}), "visibility", "unknown variant"),
         (json!({"redirect_mode": "301"}), "redirect_mode", "unknown variant"),
