@@ -57,13 +57,13 @@ pub async fn first_admin(config: &Config) -> anyhow::Result<Option<User>> {
 /// new generated key on the next start instead of a network nobody can reach.
 async fn has_active_admin_key(config: &Config, admin: &User) -> anyhow::Result<bool> {
     let keys: Page<ApiKey> = config.list(&Query { owner_id: Some(admin.id), ..Query::default() }).await?;
-    Ok(keys.items.iter().any(|k| k.revoked_at.is_none() && k.scopes.contains(&Scope::Admin)))
+    Ok(keys.items.iter().any(ApiKey::is_active_admin))
 }
 
-/// Runs set-up: idempotent, safe on every start. The settings are checked before anything is
-/// written, so a start refused for a bad setting leaves the data directory as it was.
+/// Runs set-up: idempotent, safe on every start. Callers check the settings
+/// ([`Settings::validate`], the admin key among them) before they open the store, so a start
+/// refused for a bad setting leaves the data directory as it was.
 pub async fn run(config: &Config, settings: &Settings) -> anyhow::Result<Bootstrap> {
-    settings.validate()?;
     let mut out = Bootstrap::default();
     let stored = config.network().await?;
     out.created_network = stored.is_none();
@@ -111,7 +111,6 @@ pub async fn run(config: &Config, settings: &Settings) -> anyhow::Result<Bootstr
     match &settings.admin_key {
         Some(secret) => {
             let secret = secret.expose();
-            key::check_operator_secret(secret).map_err(|e| anyhow::anyhow!("CLICKTRAIL_ADMIN_KEY {}", e.message))?;
             match config.find::<ApiKey>(&key::hash_secret(secret)).await? {
                 None => {
                     let name = Name::parse("CLICKTRAIL_ADMIN_KEY").ok();

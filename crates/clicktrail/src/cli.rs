@@ -195,6 +195,7 @@ fn migrate(settings: &Settings) -> anyhow::Result<()> {
 /// Opens the store for an offline command, with the operator's rights.
 pub async fn open_for_operator(settings: &Settings) -> anyhow::Result<(Config, crate::auth::Caller)> {
     app::require_network(settings)?;
+    settings.validate()?;
     let config = Config::new(Arc::new(app::open_store(settings)?));
     if config.network().await?.is_none() {
         bail!(
@@ -203,13 +204,18 @@ pub async fn open_for_operator(settings: &Settings) -> anyhow::Result<(Config, c
             settings.data_dir.display()
         );
     }
-    open_network(settings).await
+    operator_on(config, settings).await
 }
 
 /// Opens the store, creating the network on a fresh data directory (`demo`).
 pub async fn open_network(settings: &Settings) -> anyhow::Result<(Config, crate::auth::Caller)> {
     settings.validate()?;
     let config = Config::new(Arc::new(app::open_store(settings)?));
+    operator_on(config, settings).await
+}
+
+/// Set-up on an opened store, then the operator of its network.
+async fn operator_on(config: Config, settings: &Settings) -> anyhow::Result<(Config, crate::auth::Caller)> {
     let setup = bootstrap::run(&config, settings).await?;
     if let Some(secret) = setup.generated_admin_key {
         println!("Created a new network in {}.", settings.data_dir.display());

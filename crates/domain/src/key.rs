@@ -139,6 +139,11 @@ impl ApiKey {
     pub fn is_active(&self) -> bool {
         self.revoked_at.is_none()
     }
+
+    /// Whether the key is active and carries the `admin` scope.
+    pub fn is_active_admin(&self) -> bool {
+        self.is_active() && self.scopes.contains(&Scope::Admin)
+    }
 }
 
 #[cfg(test)]

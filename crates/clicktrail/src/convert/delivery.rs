@@ -258,7 +258,7 @@ impl Deliveries {
             .is_some_and(|ip| !self.guard.permits(ip));
         let next = if literal_refused {
             attempt.detail =
-                "refused: the destination is an internal address (see CLICKTRAIL_POSTBACK_ALLOWLIST)".into();
+                format!("{REFUSED}the destination is an internal address (see CLICKTRAIL_POSTBACK_ALLOWLIST)");
             JobNext::Failed
         } else {
             let secret = self.secret(affiliate_id).await;

@@ -189,7 +189,7 @@ pub async fn update(config: &Config, caller: &Caller, id: i64, body: serde_json:
 
 /// Whether a key lets an admin in: active, with the `admin` scope, of an admin who may read.
 async fn opens_the_network(config: &Config, k: &ApiKey) -> Result<bool> {
-    if !k.is_active() || !k.scopes.contains(&Scope::Admin) {
+    if !k.is_active_admin() {
         return Ok(false);
     }
     let owner: Option<User> = config.get(k.user_id).await?;

@@ -62,6 +62,11 @@ impl Server {
         Self { child, base: format!("http://127.0.0.1:{port}"), stdout }
     }
 
+    /// The admin key the server printed at start, if it printed one.
+    fn printed_key(&self) -> Option<String> {
+        self.stdout.iter().find_map(|l| l.strip_prefix("Admin API key (shown once, store it now): ")).map(str::to_owned)
+    }
+
     fn get(&self, path: &str, key: &str) -> (u16, Value) {
         http::blocking_get(&format!("{}{path}", self.base), key)
     }
@@ -171,12 +176,7 @@ fn the_data_directory_and_its_databases_are_private() {
 fn first_start_prints_a_key_once_and_sigterm_stops_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &[]);
-    let key = server
-        .stdout
-        .iter()
-        .find_map(|l| l.strip_prefix("Admin API key (shown once, store it now): "))
-        .expect("a generated key is printed")
-        .to_owned();
+    let key = server.printed_key().expect("a generated key is printed");
     let (status, me) = server.get("/api/me", &key);
     assert_eq!((status, me["role"].as_str()), (200, Some("admin")));
     let (ok, stderr) = server.terminate();
@@ -318,12 +318,7 @@ fn a_missing_network_is_named_and_a_failed_first_start_leaves_nothing() {
     conn.execute("DELETE FROM config_records WHERE kind = 'api_key'", []).unwrap();
     drop(conn);
     let server = Server::start(&fresh, &[]);
-    let key = server
-        .stdout
-        .iter()
-        .find_map(|l| l.strip_prefix("Admin API key (shown once, store it now): "))
-        .expect("a new key is printed")
-        .to_owned();
+    let key = server.printed_key().expect("a new key is printed");
     assert_eq!(server.get("/api/me", &key).1["role"], "admin");
 }
 
