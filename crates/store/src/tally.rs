@@ -151,15 +151,12 @@ fn cover(a: i64, b: i64, grains: &[Grain], index: usize, out: &mut Vec<Piece>) {
     let size = grain.seconds * 1000;
     let limit = grain.filled_to_ms.unwrap_or(i64::MAX);
     let first = a.div_euclid(size) * size + if a.rem_euclid(size) == 0 { 0 } else { size };
-    let mut end = first;
-    let mut row = first;
-    while row < limit {
-        let row_end = (row + size).min(limit);
-        if row_end > b {
-            break;
-        }
-        end = row_end;
-        row += size;
+    // The whole rows from `first` that end by `b` and by `limit`, then the row that `limit`
+    // cuts short, when it ends by `b` (arithmetic, not a walk: a range may span centuries).
+    let cap = b.min(limit);
+    let mut end = if cap > first { first + (cap - first) / size * size } else { first };
+    if end < limit && limit <= b && end.saturating_add(size) > limit {
+        end = limit;
     }
     if end == first {
         cover(a, b, grains, index + 1, out);

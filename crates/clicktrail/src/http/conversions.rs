@@ -185,7 +185,7 @@ pub async fn list(
         from: date(&params, "date_from")?.map(|d| Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default())),
         to: date(&params, "date_to")?
             .map(|d| Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default()) + chrono::Duration::days(1)),
-        offset: (request.page - 1) * request.per_page,
+        offset: (request.page - 1).saturating_mul(request.per_page),
         limit: Some(request.per_page),
         ..ConversionQuery::default()
     };

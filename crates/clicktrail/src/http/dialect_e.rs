@@ -449,7 +449,7 @@ async fn conversions(
         status,
         from: Some(from),
         to: Some(to),
-        offset: (page - 1) * per_page,
+        offset: (page - 1).saturating_mul(per_page),
         limit: Some(per_page),
         ..ConversionQuery::default()
     };

@@ -11,6 +11,7 @@ mod conversions;
 mod dialects;
 mod durability;
 mod fidelity;
+mod fuzz;
 mod helpers;
 mod limits;
 mod ops;
