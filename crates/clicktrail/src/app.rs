@@ -178,15 +178,17 @@ impl App {
         self.listener.local_addr()
     }
 
-    /// Serves until `shutdown` completes, then finishes in-flight requests.
-    /// In-flight requests finish first; then the event buffer is drained, so every answered
+    /// Serves until `shutdown` completes, then finishes in-flight requests (for at most
+    /// `shutdown_timeout_secs`); then the event buffer is drained, so every answered
     /// click is stored before this returns.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let options = crate::http::serve::ServeOptions {
+            header_read_timeout: std::time::Duration::from_secs(self.state.settings.header_read_timeout_secs),
+            shutdown_timeout: std::time::Duration::from_secs(self.state.settings.shutdown_timeout_secs),
+        };
         let router = crate::http::router(self.state);
-        let served = axum::serve(self.listener, router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown)
-            .await
-            .context("the HTTP server failed");
+        let served =
+            crate::http::serve::serve(self.listener, router, options, shutdown).await.context("the HTTP server failed");
         self.writer.drain().await;
         let (stop, worker) = self.deliveries;
         let _ = stop.send(true);

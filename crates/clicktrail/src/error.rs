@@ -26,6 +26,8 @@ pub enum ErrorKind {
     RateLimited,
     /// The path exists, but not with this method.
     MethodNotAllowed,
+    /// The request body is larger than the server reads.
+    TooLarge,
     /// A fault on our side; the message is logged, not shown.
     Internal,
 }

@@ -136,6 +136,10 @@ pub struct Settings {
     pub rate_limit_premium: u64,
     /// API requests a minute for any key.
     pub rate_limit_burst: u64,
+    /// Seconds a client has to send a whole request header before its connection is closed.
+    pub header_read_timeout_secs: u64,
+    /// Seconds requests in flight get to finish after `SIGTERM`; then open connections close.
+    pub shutdown_timeout_secs: u64,
 }
 
 impl Default for Settings {
@@ -163,6 +167,8 @@ impl Default for Settings {
             rate_limit_standard: 1_000,
             rate_limit_premium: 10_000,
             rate_limit_burst: 100,
+            header_read_timeout_secs: 10,
+            shutdown_timeout_secs: 30,
         }
     }
 }
@@ -223,6 +229,12 @@ impl Settings {
         }
         if self.write_linger_ms > 1_000 {
             anyhow::bail!("write_linger_ms must be at most 1000 (got {})", self.write_linger_ms);
+        }
+        if !(1..=300).contains(&self.header_read_timeout_secs) {
+            anyhow::bail!("header_read_timeout_secs must be between 1 and 300 (got {})", self.header_read_timeout_secs);
+        }
+        if self.shutdown_timeout_secs > 3_600 {
+            anyhow::bail!("shutdown_timeout_secs must be at most 3600 (got {})", self.shutdown_timeout_secs);
         }
         if let Some(secret) = &self.admin_key {
             clicktrail_domain::key::check_operator_secret(secret.expose())

@@ -3,7 +3,6 @@
 
 use std::net::SocketAddr;
 
-use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, COOKIE};
@@ -21,7 +20,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::ApiError;
-use super::extract::{JsonBody, NativeCaller, Params, path_id};
+use super::extract::{JsonBody, NativeCaller, Params, RawBody, path_id};
 use super::track::PIXEL_GIF;
 use crate::access::MoneyView;
 use crate::app::AppState;
@@ -69,7 +68,7 @@ async fn postback_post(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let mut all = pairs(raw.unwrap_or_default().as_bytes());
     let json_body =

@@ -68,6 +68,24 @@ impl FromRequestParts<AppState> for NativeCaller {
     }
 }
 
+/// A request body, at most [`super::serve::MAX_BODY_BYTES`] long (more is `413`).
+pub struct RawBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        Bytes::from_request(req, state).await.map(Self).map_err(|e| {
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                let limit = super::serve::MAX_BODY_BYTES;
+                Error::new(ErrorKind::TooLarge, format!("the request body is larger than {limit} bytes")).into()
+            } else {
+                Error::invalid("body", format!("could not be read ({e})")).into()
+            }
+        })
+    }
+}
+
 /// A JSON request body, any shape; operations check the shape they need.
 pub struct JsonBody(pub Value);
 
@@ -75,9 +93,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|e| Error::invalid("body", format!("could not be read ({e})")))?;
+        let RawBody(bytes) = RawBody::from_request(req, state).await?;
         if bytes.is_empty() {
             return Err(Error::invalid("body", "is empty; send a JSON object").into());
         }

@@ -14,6 +14,7 @@ pub mod extract;
 pub mod limits;
 pub mod native;
 pub mod ops;
+pub mod serve;
 pub mod track;
 
 use std::time::Instant;
@@ -77,7 +78,9 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), limits::limit))
         .layer(middleware::from_fn(record_metrics))
-        .layer(TraceLayer::new_for_http());
+        .layer(TraceLayer::new_for_http())
+        .layer(axum::extract::DefaultBodyLimit::max(serve::MAX_BODY_BYTES))
+        .layer(middleware::from_fn(serve::close_when_body_unread));
     Router::new().merge(track::routes()).merge(apis).with_state(state)
 }
 

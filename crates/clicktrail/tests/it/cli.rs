@@ -381,3 +381,33 @@ fn logs_have_no_colour_off_a_terminal_and_json_on_request() {
     let (ok, _, err) = run(bin().arg("print-config").env("CLICKTRAIL_LOG_FORMAT", "xml"));
     assert!(!ok && err.contains("xml"), "{err}");
 }
+
+#[test]
+fn sigterm_ends_within_the_shutdown_timeout_whatever_clients_hold_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        dir.path(),
+        &[
+            ("CLICKTRAIL_ADMIN_KEY", "cli-admin-key-0123456789"),
+            ("CLICKTRAIL_SHUTDOWN_TIMEOUT_SECS", "2"),
+            ("CLICKTRAIL_HEADER_READ_TIMEOUT_SECS", "120"),
+        ],
+    );
+    let addr = server.base.trim_start_matches("http://").to_owned();
+    // A slow client with half a header, and a request in flight whose body never completes.
+    let mut half_header = std::net::TcpStream::connect(&addr).unwrap();
+    half_header.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Slow: ").unwrap();
+    let mut stalled = std::net::TcpStream::connect(&addr).unwrap();
+    stalled
+        .write_all(b"POST /postback HTTP/1.1\r\nHost: t\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\nclick_id=")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    let (clean, stderr) = server.terminate();
+    let took = started.elapsed();
+    assert!(clean, "{stderr}");
+    assert!(took < Duration::from_secs(8), "SIGTERM took {took:?}: {stderr}");
+    assert!(took >= Duration::from_millis(1_500), "the request in flight got no time to finish: {took:?}");
+    assert!(stderr.contains("shutdown timeout"), "{stderr}");
+    drop((half_header, stalled));
+}

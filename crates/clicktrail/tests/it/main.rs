@@ -12,6 +12,7 @@ mod dialects;
 mod durability;
 mod fidelity;
 mod fuzz;
+mod hardening;
 mod helpers;
 mod limits;
 mod ops;
