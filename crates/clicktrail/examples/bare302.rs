@@ -1,4 +1,5 @@
-//! The benchmark's baseline: the same HTTP stack (tokio + axum) answering every request with a
+//! The benchmark's baseline: the same HTTP stack (tokio, hyper's HTTP/1.1 connections with
+//! Clicktrail's accept loop, axum) answering every request with a
 //! bare `302`, doing nothing else. `bench/click-path.sh` measures Clicktrail's click path against
 //! it on the same machine in the same run.
 //!
@@ -19,5 +20,9 @@ async fn main() -> std::io::Result<()> {
         }),
     );
     let listener = tokio::net::TcpListener::bind(&addr).await?;
-    axum::serve(listener, app).await
+    let options = clicktrail::http::serve::ServeOptions {
+        header_read_timeout: std::time::Duration::from_secs(10),
+        shutdown_timeout: std::time::Duration::from_secs(1),
+    };
+    clicktrail::http::serve::serve(listener, app, options, std::future::pending()).await
 }

@@ -42,6 +42,8 @@ pub struct AppState {
     pub counters: Arc<dyn clicktrail_store::SharedCounters>,
     /// Rate-limit quotas.
     pub quotas: crate::http::limits::Quotas,
+    /// Set once the shutdown signal arrived: `/readyz` answers 503 while requests drain.
+    pub draining: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl AppState {
@@ -164,6 +166,7 @@ impl App {
             reporter,
             counters,
             quotas,
+            draining: Arc::default(),
         };
         Ok(Self { listener, state, writer, deliveries, bootstrap })
     }
@@ -185,6 +188,11 @@ impl App {
         let options = crate::http::serve::ServeOptions {
             header_read_timeout: std::time::Duration::from_secs(self.state.settings.header_read_timeout_secs),
             shutdown_timeout: std::time::Duration::from_secs(self.state.settings.shutdown_timeout_secs),
+        };
+        let draining = self.state.draining.clone();
+        let shutdown = async move {
+            shutdown.await;
+            draining.store(true, std::sync::atomic::Ordering::Relaxed);
         };
         let router = crate::http::router(self.state);
         let served =

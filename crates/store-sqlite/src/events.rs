@@ -490,6 +490,10 @@ impl EventStore for SqliteEvents {
         .await
     }
 
+    async fn ping(&self) -> Result<(), StoreError> {
+        Self::with(&self.reader, |conn| conn.query_row("SELECT 1", [], |_| Ok(())).map_err(backend)).await
+    }
+
     async fn click_count(&self) -> Result<u64, StoreError> {
         Self::with(&self.reader, |conn| {
             conn.query_row("SELECT count(*) FROM clicks", [], |r| r.get(0)).map(count).map_err(backend)

@@ -105,6 +105,9 @@ pub trait EventStore: Send + Sync + 'static {
     /// Clicks in `[from, to)`, oldest first, at most `limit`.
     async fn clicks(&self, from: DateTime<Utc>, to: DateTime<Utc>, limit: usize) -> Result<Vec<Click>, StoreError>;
 
+    /// Answers when the store can be read (`/readyz`).
+    async fn ping(&self) -> Result<(), StoreError>;
+
     /// How many clicks are stored (raw, all time).
     async fn click_count(&self) -> Result<u64, StoreError>;
 

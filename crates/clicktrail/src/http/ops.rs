@@ -1,4 +1,4 @@
-//! Operational routes: `/healthz`, `/metrics`, `/api/openapi.json`.
+//! Operational routes: `/healthz`, `/readyz`, `/metrics`, `/api/openapi.json`.
 
 use std::sync::Arc;
 
@@ -15,6 +15,7 @@ use crate::app::AppState;
 pub fn routes(openapi: Arc<utoipa::openapi::OpenApi>) -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/api/openapi.json", get(move || std::future::ready(Json(openapi.as_ref().clone()))))
 }
@@ -30,8 +31,36 @@ async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
+/// 200 when this node should get traffic: the server has started (migrations ran and the
+/// catalog loaded before it listened), both stores answer, the event writer takes events, and
+/// no shutdown is under way; else 503 naming what is not ready.
+async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    let verdict = |ok: bool| if ok { "ok" } else { "unavailable" };
+    let config = state.config.store().ping().await;
+    let events = state.tracker.ping_events().await;
+    for (name, outcome) in [
+        ("configuration store", config.as_ref().err().map(ToString::to_string)),
+        ("event store", events.as_ref().err().map(ToString::to_string)),
+    ] {
+        if let Some(error) = outcome {
+            tracing::error!(%error, "{name} not ready");
+        }
+    }
+    let draining = state.draining.load(std::sync::atomic::Ordering::Relaxed);
+    let checks = json!({
+        "config_store": verdict(config.is_ok()),
+        "event_store": verdict(events.is_ok()),
+        "event_writer": verdict(state.tracker.buffer().accepting()),
+        "shutdown": if draining { "in progress" } else { "no" },
+    });
+    let ready = checks.as_object().is_some_and(|c| c.values().all(|v| v == "ok" || v == "no"));
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, Json(json!({"status": if ready { "ready" } else { "unavailable" }, "checks": checks})))
+}
+
 /// Prometheus text format.
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    crate::telemetry::collect_process_metrics();
     state.metrics.run_upkeep();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render())
 }

@@ -138,6 +138,7 @@ async fn click(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
+    let started = std::time::Instant::now();
     let query = query_pairs(raw.as_deref());
     let wants_json = query.iter().any(|(k, v)| k == "async" && v == "json");
     let tracked = match state.tracker.click(visit(&state, peer, &headers, offer, affiliate, query)).await {
@@ -174,6 +175,7 @@ async fn click(
     if let Some(cookie) = cookie {
         response.headers_mut().append(SET_COOKIE, cookie);
     }
+    metrics::histogram!("clicktrail_click_duration_seconds").record(started.elapsed().as_secs_f64());
     response
 }
 

@@ -96,6 +96,11 @@ impl EventBuffer {
         (Self { tx, mode: options.mode }, Writer { close, task })
     }
 
+    /// Whether the writer still takes events (it stops at shutdown, or if its task ended).
+    pub fn accepting(&self) -> bool {
+        !self.tx.is_closed()
+    }
+
     /// The write mode.
     pub fn mode(&self) -> WriteMode {
         self.mode

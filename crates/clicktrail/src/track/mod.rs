@@ -123,6 +123,11 @@ impl Tracker {
         &self.catalog
     }
 
+    /// Whether the event store answers (`/readyz`).
+    pub async fn ping_events(&self) -> Result<(), clicktrail_store::StoreError> {
+        self.events.ping().await
+    }
+
     /// The in-memory catalog, shared.
     pub fn catalog_arc(&self) -> Arc<Catalog> {
         self.catalog.clone()

@@ -7,14 +7,54 @@ use serde_json::json;
 use crate::helpers::{ADMIN_KEY, Auth, TestApp};
 
 #[tokio::test]
-async fn health_and_metrics() {
+async fn health_readiness_and_metrics() {
     let app = TestApp::spawn().await;
     let health = app.call(Method::GET, "/healthz", Auth::None, None).await;
     assert_eq!((health.status, health.body["status"].as_str()), (StatusCode::OK, Some("ok")));
+    let ready = app.call(Method::GET, "/readyz", Auth::None, None).await;
+    assert_eq!(ready.status, StatusCode::OK, "{}", ready.body);
+    assert_eq!(
+        ready.body,
+        json!({"status": "ready", "checks": {"config_store": "ok", "event_store": "ok", "event_writer": "ok", "shutdown": "no"}})
+    );
+
     app.get("/api/me", ADMIN_KEY).await;
+    let offer = app.create_id("/api/offers", crate::helpers::offer_body("Metered", json!({}))).await;
+    let affiliate = app.create_id("/api/affiliates", json!({"name": "Metered"})).await;
+    app.raw.get(format!("{}/c/{offer}/{affiliate}", app.base)).send().await.unwrap();
     let text = reqwest::get(format!("{}/metrics", app.base)).await.unwrap().text().await.unwrap();
     assert!(text.contains("clicktrail_http_requests_total{route=\"/api/me\",method=\"GET\",status=\"200\"}"), "{text}");
-    assert!(text.contains("clicktrail_http_request_duration_seconds"));
+    // Latencies are histograms with buckets (they add up across nodes), not summaries.
+    assert!(
+        text.contains("clicktrail_http_request_duration_seconds_bucket{route=\"/api/me\",method=\"GET\",status=\"200\",le=\"0.005\"}"),
+        "{text}"
+    );
+    assert!(text.contains("clicktrail_click_duration_seconds_bucket{le=\"+Inf\"}"), "{text}");
+    assert!(!text.contains("quantile="), "{text}");
+    assert!(text.contains(&format!("clicktrail_build_info{{version=\"{}\"}} 1", env!("CARGO_PKG_VERSION"))), "{text}");
+    for process in
+        ["process_resident_memory_bytes", "process_cpu_seconds_total", "process_open_fds", "process_start_time_seconds"]
+    {
+        assert!(text.lines().any(|l| l.starts_with(process)), "{process} missing: {text}");
+    }
+    // Every metric family has its # HELP and # TYPE.
+    let families: std::collections::BTreeSet<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| l.split(['{', ' ']).next().unwrap_or(""))
+        .map(|n| n.trim_end_matches("_bucket").trim_end_matches("_sum").trim_end_matches("_count"))
+        .collect();
+    assert!(families.len() > 10, "{families:?}");
+    for family in families {
+        assert!(text.contains(&format!("# HELP {family} ")), "no # HELP for {family}");
+        assert!(text.contains(&format!("# TYPE {family} ")), "no # TYPE for {family}");
+    }
+
+    // Once shutdown has begun, the node says it is not ready (load balancers stop sending).
+    app.state.draining.store(true, std::sync::atomic::Ordering::Relaxed);
+    let draining = app.call(Method::GET, "/readyz", Auth::None, None).await;
+    assert_eq!(draining.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(draining.body["checks"]["shutdown"], "in progress");
     app.stop().await;
 }
 
