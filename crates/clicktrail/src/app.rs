@@ -61,6 +61,8 @@ pub struct App {
     state: AppState,
     writer: Writer,
     deliveries: (tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<()>),
+    /// The stores, checkpointed at shutdown.
+    stores: (Arc<SqliteStore>, Arc<dyn clicktrail_store::EventStore>),
     /// What the first start created (the generated admin key is in here, once).
     pub bootstrap: Bootstrap,
 }
@@ -140,6 +142,7 @@ impl App {
             counters.clone(),
             wake.clone(),
         ));
+        let (checkpointed_store, checkpointed_events) = (store.clone(), events.clone());
         let reporter = Arc::new(Reporter::new(events, store.clone(), tracker.catalog_arc()));
         let jobs: Arc<dyn JobQueue> = store;
         let worker = Arc::new(Deliveries::new(
@@ -168,7 +171,7 @@ impl App {
             quotas,
             draining: Arc::default(),
         };
-        Ok(Self { listener, state, writer, deliveries, bootstrap })
+        Ok(Self { listener, state, writer, deliveries, stores: (checkpointed_store, checkpointed_events), bootstrap })
     }
 
     /// The shared state (tests reach the tracker through it).
@@ -183,7 +186,7 @@ impl App {
 
     /// Serves until `shutdown` completes, then finishes in-flight requests (for at most
     /// `shutdown_timeout_secs`); then the event buffer is drained, so every answered
-    /// click is stored before this returns.
+    /// click is stored before this returns, and the databases are checkpointed.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let options = crate::http::serve::ServeOptions {
             header_read_timeout: std::time::Duration::from_secs(self.state.settings.header_read_timeout_secs),
@@ -201,6 +204,14 @@ impl App {
         let (stop, worker) = self.deliveries;
         let _ = stop.send(true);
         let _ = worker.await;
+        // Everything in the main database files, so a copy of the stopped data directory (or of
+        // its `*.db` files alone) is whole.
+        let (store, events) = self.stores;
+        for (name, done) in [("events", events.checkpoint().await), ("configuration", store.checkpoint().await)] {
+            if let Err(e) = done {
+                tracing::warn!(error = %e, "cannot checkpoint the {name} database; its -wal file still holds recent writes");
+            }
+        }
         served
     }
 }

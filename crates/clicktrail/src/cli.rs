@@ -1,4 +1,4 @@
-//! The command line: `clicktrail serve | migrate | print-config | keys | users | demo`.
+//! The command line: `clicktrail serve | migrate | backup | print-config | keys | users | geoip | demo`.
 
 use std::io::BufRead;
 use std::net::SocketAddr;
@@ -47,6 +47,13 @@ pub enum Command {
     },
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Write a consistent copy of the data directory into DIR, safe while the server runs;
+    /// `serve --data-dir DIR` starts on it.
+    Backup {
+        /// A new or empty directory for the copy.
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
     /// Print the effective settings (secrets redacted).
     PrintConfig,
     /// Manage API keys.
@@ -145,6 +152,10 @@ impl Cli {
         match self.command {
             Command::Serve { listen } => serve(settings, listen).await,
             Command::Migrate => migrate(&settings),
+            Command::Backup { dir } => {
+                let source = settings.data_dir.clone();
+                tokio::task::spawn_blocking(move || backup(&source, &dir)).await?
+            }
             Command::PrintConfig => {
                 print!("{}", settings.to_toml());
                 Ok(())
@@ -190,6 +201,80 @@ fn migrate(settings: &Settings) -> anyhow::Result<()> {
     let path = settings.data_dir.join(clicktrail_store_sqlite::EVENTS_FILE);
     println!("Database {} is up to date.", path.display());
     Ok(())
+}
+
+/// `clicktrail backup DIR`: each database copied by SQLite's online backup (one snapshot per
+/// database, configuration before events), then the installed GeoIP files, with a line per step.
+fn backup(source: &std::path::Path, dest: &std::path::Path) -> anyhow::Result<()> {
+    use std::io::Write;
+    let settings = Settings { data_dir: source.to_path_buf(), ..Settings::default() };
+    app::require_network(&settings)?;
+    if dest.exists() {
+        let mut entries = std::fs::read_dir(dest).with_context(|| format!("cannot read {}", dest.display()))?;
+        if entries.next().is_some() {
+            bail!("{} is not empty; back up into a new or empty directory", dest.display());
+        }
+    }
+    let mut dir = std::fs::DirBuilder::new();
+    dir.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut dir, 0o700);
+    dir.create(dest).with_context(|| format!("cannot create {}", dest.display()))?;
+    let started = std::time::Instant::now();
+    let mut total = 0;
+    for name in clicktrail_store_sqlite::DATABASES {
+        let from = source.join(name);
+        if !from.is_file() {
+            println!("{name}: not in {} (no server has written it yet), skipped", source.display());
+            continue;
+        }
+        print!("Copying {name} … ");
+        std::io::stdout().flush().ok();
+        let step = std::time::Instant::now();
+        let bytes = clicktrail_store_sqlite::backup_database(&from, &dest.join(name))
+            .with_context(|| format!("cannot back up {}", from.display()))?;
+        total += bytes;
+        println!("{} in {:.1} s", size(bytes), step.elapsed().as_secs_f64());
+    }
+    let geoip = source.join(crate::track::enrich::GEOIP_DIR);
+    if geoip.is_dir() {
+        dir.create(dest.join(crate::track::enrich::GEOIP_DIR))?;
+        for file in crate::track::enrich::geoip_files(None, source) {
+            let Some(name) = file.file_name() else { continue };
+            let target = dest.join(crate::track::enrich::GEOIP_DIR).join(name);
+            let bytes = std::fs::copy(&file, &target).with_context(|| format!("cannot copy {}", file.display()))?;
+            total += bytes;
+            println!("Copied the GeoIP database {} ({})", name.to_string_lossy(), size(bytes));
+        }
+    }
+    println!(
+        "Backup of {} written to {} ({}, {:.1} s). To restore, stop the server and start it on the copy: \
+         clicktrail serve --data-dir {}",
+        source.display(),
+        dest.display(),
+        size(total),
+        started.elapsed().as_secs_f64(),
+        dest.display()
+    );
+    Ok(())
+}
+
+/// A byte count for people.
+fn size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KB", "MB", "GB", "TB"];
+    let mut value = bytes as f64;
+    if value < 1024.0 {
+        return format!("{bytes} bytes");
+    }
+    let mut unit = "";
+    for u in UNITS {
+        value /= 1024.0;
+        unit = u;
+        if value < 1024.0 {
+            break;
+        }
+    }
+    format!("{value:.1} {unit}")
 }
 
 /// Opens the store for an offline command, with the operator's rights.

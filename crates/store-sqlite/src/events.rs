@@ -490,6 +490,10 @@ impl EventStore for SqliteEvents {
         .await
     }
 
+    async fn checkpoint(&self) -> Result<(), StoreError> {
+        self.writer.run(crate::checkpoint).await
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         Self::with(&self.reader, |conn| conn.query_row("SELECT 1", [], |_| Ok(())).map_err(backend)).await
     }

@@ -105,6 +105,51 @@ pub(crate) fn count(n: i64) -> u64 {
 /// Name of the database file inside the data directory.
 pub const DB_FILE: &str = "clicktrail.db";
 
+/// The databases of a data directory in the order a backup copies them: the configuration
+/// (with conversions) first, then the events, so that every click a copied conversion points
+/// to is in the copied events.
+pub const DATABASES: [&str; 2] = [DB_FILE, events::EVENTS_FILE];
+
+/// Writes the WAL into the database file and empties it (`wal_checkpoint(TRUNCATE)`).
+pub(crate) fn checkpoint(conn: &mut Connection) -> Result<(), StoreError> {
+    let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0)).map_err(backend)?;
+    if busy != 0 {
+        return Err(StoreError::Backend("the WAL checkpoint was blocked by a reader".into()));
+    }
+    Ok(())
+}
+
+/// Copies the database at `source` into a new file `dest` (`0600`) with SQLite's online
+/// backup, in one step: one read transaction, so the copy is the database as it was at one
+/// instant, while other connections and processes keep writing (WAL readers never block
+/// writers). Returns the bytes copied.
+pub fn backup_database(source: &Path, dest: &Path) -> Result<u64, StoreError> {
+    use rusqlite::OpenFlags;
+    let open_failed = |p: &Path, e: rusqlite::Error| StoreError::Backend(format!("cannot open {}: {e}", p.display()));
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let from = Connection::open_with_flags(source, flags).map_err(|e| open_failed(source, e))?;
+    from.busy_timeout(std::time::Duration::from_secs(30)).map_err(backend)?;
+    if dest.exists() {
+        return Err(StoreError::Backend(format!("{} already exists", dest.display())));
+    }
+    private_database(dest)?;
+    let mut to = Connection::open(dest).map_err(|e| open_failed(dest, e))?;
+    {
+        let backup = rusqlite::backup::Backup::new(&from, &mut to).map_err(backend)?;
+        loop {
+            match backup.step(-1).map_err(backend)? {
+                rusqlite::backup::StepResult::Done => break,
+                // Locked or busy: another connection holds a lock for a moment.
+                _ => std::thread::sleep(std::time::Duration::from_millis(20)),
+            }
+        }
+    }
+    let pages: i64 = to.query_row("PRAGMA page_count", [], |r| r.get(0)).map_err(backend)?;
+    let size: i64 = to.query_row("PRAGMA page_size", [], |r| r.get(0)).map_err(backend)?;
+    to.close().map_err(|(_, e)| backend(e))?;
+    Ok(count(pages.saturating_mul(size)))
+}
+
 /// The SQLite store.
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -177,6 +222,11 @@ impl SqliteStore {
         configure(&conn)?;
         migrate(&mut conn)?;
         Ok(Self { conn: Arc::new(Mutex::new(conn)), path: None })
+    }
+
+    /// Writes the WAL into the database file (at shutdown).
+    pub async fn checkpoint(&self) -> Result<(), StoreError> {
+        self.with(checkpoint).await
     }
 
     /// The database file, when on disk.

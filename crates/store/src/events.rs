@@ -105,6 +105,10 @@ pub trait EventStore: Send + Sync + 'static {
     /// Clicks in `[from, to)`, oldest first, at most `limit`.
     async fn clicks(&self, from: DateTime<Utc>, to: DateTime<Utc>, limit: usize) -> Result<Vec<Click>, StoreError>;
 
+    /// Moves everything written into the store's main files (SQLite: a WAL checkpoint), so a
+    /// stopped store is whole in them; called at shutdown.
+    async fn checkpoint(&self) -> Result<(), StoreError>;
+
     /// Answers when the store can be read (`/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;
 

@@ -411,3 +411,164 @@ fn sigterm_ends_within_the_shutdown_timeout_whatever_clients_hold_open() {
     assert!(stderr.contains("shutdown timeout"), "{stderr}");
     drop((half_header, stalled));
 }
+
+/// The admin key of the backup tests, with rate limits that let a test look up every click.
+const UNLIMITED: [(&str, &str); 3] = [
+    ("CLICKTRAIL_ADMIN_KEY", "cli-admin-key-0123456789"),
+    ("CLICKTRAIL_RATE_LIMIT_BURST", "1000000"),
+    ("CLICKTRAIL_RATE_LIMIT_STANDARD", "1000000"),
+];
+
+/// Creates an offer and an affiliate over HTTP as the admin; their ids.
+async fn offer_and_affiliate(client: &reqwest::Client, base: &str, key: &str) -> (i64, i64) {
+    let offer: Value = client
+        .post(format!("{base}/api/offers"))
+        .bearer_auth(key)
+        .json(&crate::helpers::offer_body("Backed up", serde_json::json!({})))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let affiliate: Value = client
+        .post(format!("{base}/api/affiliates"))
+        .bearer_auth(key)
+        .json(&serde_json::json!({"name": "Backed up"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    (offer["id"].as_i64().expect("offer id"), affiliate["id"].as_i64().expect("affiliate id"))
+}
+
+/// One click answered with its id (`async=json`).
+async fn click_id(client: &reqwest::Client, base: &str, offer: i64, affiliate: i64, n: usize) -> Option<String> {
+    let r = client.get(format!("{base}/c/{offer}/{affiliate}?async=json&sub1=n{n}")).send().await.ok()?;
+    let body: Value = r.json().await.ok()?;
+    body["transaction_id"].as_str().map(str::to_owned)
+}
+
+/// Whether a server has stored each click (dialect D's click by id, as the admin).
+async fn missing_clicks(client: &reqwest::Client, base: &str, key: &str, ids: &[String]) -> Vec<String> {
+    let mut missing = Vec::new();
+    for id in ids {
+        let r = client
+            .get(format!("{base}/v1/affiliates/reporting/clicks/{id}"))
+            .header("x-eflow-api-key", key)
+            .send()
+            .await
+            .unwrap();
+        if r.status() != reqwest::StatusCode::OK {
+            missing.push(id.clone());
+        }
+    }
+    missing
+}
+
+#[test]
+fn a_clean_shutdown_leaves_every_click_in_the_db_files() {
+    const KEY: &str = "cli-admin-key-0123456789";
+    let dir = tempfile::tempdir().unwrap();
+    clicktrail::install_crypto();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let client = reqwest::Client::new();
+    let server = Server::start(dir.path(), &[("CLICKTRAIL_ADMIN_KEY", KEY)]);
+    let ids: Vec<String> = runtime.block_on(async {
+        let (offer, affiliate) = offer_and_affiliate(&client, &server.base, KEY).await;
+        let mut ids = Vec::new();
+        for n in 0..50 {
+            ids.push(click_id(&client, &server.base, offer, affiliate, n).await.expect("a click id"));
+        }
+        ids
+    });
+    let (clean, stderr) = server.terminate();
+    assert!(clean, "{stderr}");
+    for db in ["clicktrail.db", "events.db"] {
+        let wal = dir.path().join(format!("{db}-wal"));
+        let left = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+        assert_eq!(left, 0, "{db}-wal still holds {left} bytes after a clean shutdown");
+    }
+    // Copying the *.db files alone is a whole copy.
+    let copy = tempfile::tempdir().unwrap();
+    for db in ["clicktrail.db", "events.db"] {
+        std::fs::copy(dir.path().join(db), copy.path().join(db)).unwrap();
+    }
+    let restored = Server::start(copy.path(), &UNLIMITED);
+    let missing = runtime.block_on(missing_clicks(&client, &restored.base, KEY, &ids));
+    assert!(missing.is_empty(), "{} of {} clicks lost: {missing:?}", missing.len(), ids.len());
+}
+
+#[test]
+fn a_backup_taken_under_load_serves_every_click_committed_before_it() {
+    const KEY: &str = "cli-admin-key-0123456789";
+    let dir = tempfile::tempdir().unwrap();
+    clicktrail::install_crypto();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let client = reqwest::Client::new();
+    let server = Server::start(dir.path(), &[("CLICKTRAIL_ADMIN_KEY", KEY), ("CLICKTRAIL_WRITE_MODE", "durable")]);
+    let base = server.base.clone();
+    let (offer, affiliate) = runtime.block_on(offer_and_affiliate(&client, &base, KEY));
+
+    // Clicks keep coming from four clients, before, during and after the backup; in durable
+    // mode an answered click is committed.
+    let acknowledged = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load: Vec<_> = (0..4)
+        .map(|worker| {
+            let (client, base, acknowledged, stop) = (client.clone(), base.clone(), acknowledged.clone(), stop.clone());
+            runtime.spawn(async move {
+                let mut n = worker * 1_000_000;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) && n < worker * 1_000_000 + 20_000 {
+                    if let Some(id) = click_id(&client, &base, offer, affiliate, n).await {
+                        acknowledged.lock().unwrap().push(id);
+                    }
+                    n += 1;
+                }
+            })
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while acknowledged.lock().unwrap().len() < 300 {
+        assert!(Instant::now() < deadline, "the load did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let before: Vec<String> = acknowledged.lock().unwrap().clone();
+    let copy = tempfile::tempdir().unwrap();
+    let target = copy.path().join("backup");
+    let (ok, out, err) = run(bin().arg("--data-dir").arg(dir.path()).arg("backup").arg(&target));
+    let during = acknowledged.lock().unwrap().len();
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("Copying clicktrail.db … ") && out.contains("Copying events.db … "), "{out}");
+    assert!(out.contains(&format!("clicktrail serve --data-dir {}", target.display())), "{out}");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    runtime.block_on(async {
+        for task in load {
+            task.await.unwrap();
+        }
+    });
+    assert!(during > before.len(), "no click was answered while the backup ran");
+    let (clean, stderr) = server.terminate();
+    assert!(clean, "{stderr}");
+
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&target), 0o700);
+        assert_eq!(mode(&target.join("events.db")), 0o600);
+    }
+    let restored = Server::start(&target, &UNLIMITED);
+    let missing = runtime.block_on(missing_clicks(&client, &restored.base, KEY, &before));
+    assert!(missing.is_empty(), "{} of {} clicks committed before the backup are lost", missing.len(), before.len());
+
+    // A backup never overwrites, and names a missing source.
+    let (ok, _, err) = run(bin().arg("--data-dir").arg(dir.path()).arg("backup").arg(&target));
+    assert!(!ok && err.contains("is not empty"), "{err}");
+    let nowhere = copy.path().join("no-such-dir");
+    let (ok, _, err) = run(bin().arg("--data-dir").arg(&nowhere).arg("backup").arg(copy.path().join("b2")));
+    assert!(!ok && err.contains("no Clicktrail network in"), "{err}");
+    assert!(!copy.path().join("b2").exists());
+}
