@@ -60,9 +60,9 @@ pub struct App {
     listener: TcpListener,
     state: AppState,
     writer: Writer,
-    deliveries: (tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<()>),
+    deliveries: Worker,
     /// The stores, checkpointed at shutdown.
-    stores: (Arc<SqliteStore>, Arc<dyn clicktrail_store::EventStore>),
+    stores: Stores,
     /// What the first start created (the generated admin key is in here, once).
     pub bootstrap: Bootstrap,
 }
@@ -197,22 +197,41 @@ impl App {
             shutdown.await;
             draining.store(true, std::sync::atomic::Ordering::Relaxed);
         };
-        let router = crate::http::router(self.state);
+        let Self { listener, state, writer, deliveries, stores, bootstrap: _ } = self;
+        let router = crate::http::router(state);
         let served =
-            crate::http::serve::serve(self.listener, router, options, shutdown).await.context("the HTTP server failed");
-        self.writer.drain().await;
-        let (stop, worker) = self.deliveries;
-        let _ = stop.send(true);
-        let _ = worker.await;
-        // Everything in the main database files, so a copy of the stopped data directory (or of
-        // its `*.db` files alone) is whole.
-        let (store, events) = self.stores;
-        for (name, done) in [("events", events.checkpoint().await), ("configuration", store.checkpoint().await)] {
-            if let Err(e) = done {
-                tracing::warn!(error = %e, "cannot checkpoint the {name} database; its -wal file still holds recent writes");
-            }
-        }
+            crate::http::serve::serve(listener, router, options, shutdown).await.context("the HTTP server failed");
+        finish(writer, deliveries, stores).await;
         served
+    }
+
+    /// Ends a server that did not serve, or has stopped serving: drains the event buffer,
+    /// stops the delivery worker (an attempt under way finishes), and checkpoints the stores.
+    pub async fn close(self) {
+        finish(self.writer, self.deliveries, self.stores).await;
+    }
+}
+
+/// The stores of a running app, checkpointed at the end.
+type Stores = (Arc<SqliteStore>, Arc<dyn clicktrail_store::EventStore>);
+
+/// The delivery worker: its stop signal and its task.
+type Worker = (tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<()>);
+
+/// The end of an app's life: every buffered event written, deliveries stopped, stores
+/// checkpointed.
+async fn finish(writer: Writer, deliveries: Worker, stores: Stores) {
+    writer.drain().await;
+    let (stop, worker) = deliveries;
+    let _ = stop.send(true);
+    let _ = worker.await;
+    // Everything in the main database files, so a copy of the stopped data directory (or of
+    // its `*.db` files alone) is whole.
+    let (store, events) = stores;
+    for (name, done) in [("events", events.checkpoint().await), ("configuration", store.checkpoint().await)] {
+        if let Err(e) = done {
+            tracing::warn!(error = %e, "cannot checkpoint the {name} database; its -wal file still holds recent writes");
+        }
     }
 }
 

@@ -65,11 +65,15 @@ pub enum Command {
     /// Manage the GeoIP database.
     #[command(subcommand)]
     Geoip(GeoipCommand),
-    /// Create a realistic demo network and print keys and example requests.
+    /// Create a realistic demo network with 30 days of traffic, and print keys and example
+    /// requests.
     Demo {
         /// Address the server will listen on, for the printed examples.
         #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
+        /// Clicks to send over the past 30 days (impressions and conversions follow).
+        #[arg(long, value_name = "N", default_value_t = 20_000, value_parser = clap::value_parser!(u32).range(0..=5_000_000))]
+        clicks: u32,
     },
 }
 
@@ -162,7 +166,7 @@ impl Cli {
             }
             Command::Keys(cmd) => keys_command(&settings, cmd).await,
             Command::Users(cmd) => users_command(&settings, cmd).await,
-            Command::Demo { listen } => crate::demo::run(&settings, listen).await,
+            Command::Demo { listen, clicks } => crate::demo::run(&settings, listen, clicks as usize).await,
             Command::Geoip(GeoipCommand::Install) => {
                 let dir = settings.data_dir.clone();
                 tokio::task::spawn_blocking(move || crate::geoip::install(&dir, |m| println!("{m}"))).await??;

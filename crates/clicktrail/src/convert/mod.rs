@@ -215,7 +215,12 @@ impl Conversions {
 
     /// Records an advertiser's conversion.
     pub async fn receive(&self, input: Inbound, from: IpAddr) -> Result<Received> {
-        let now = Utc::now();
+        self.receive_at(input, from, Utc::now()).await
+    }
+
+    /// Records a conversion as if it arrived at `now` (the demo's past traffic; guards, caps
+    /// and the attribution window are judged at that instant).
+    pub async fn receive_at(&self, input: Inbound, from: IpAddr, now: DateTime<Utc>) -> Result<Received> {
         let snapshot = self.catalog.snapshot();
         // Attribution: the click, or the coupon's affiliate.
         let (click, coupon) = match (&input.click_id, &input.coupon_code) {

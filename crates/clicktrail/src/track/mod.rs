@@ -123,6 +123,11 @@ impl Tracker {
         &self.catalog
     }
 
+    /// The country the GeoIP database places `ip` in, if any.
+    pub fn country_of(&self, ip: IpAddr) -> Option<clicktrail_domain::geo::CountryCode> {
+        self.geo.load().lookup(ip).country
+    }
+
     /// Whether the event store answers (`/readyz`).
     pub async fn ping_events(&self) -> Result<(), clicktrail_store::StoreError> {
         self.events.ping().await

@@ -327,7 +327,8 @@ fn demo_creates_a_network_to_explore() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
-    let (ok, out, err) = run(bin().arg("--data-dir").arg(dir.path()).args(["demo", "--listen", &listen]));
+    let (ok, out, err) =
+        run(bin().arg("--data-dir").arg(dir.path()).args(["demo", "--listen", &listen, "--clicks", "500"]));
     assert!(ok, "{err}");
     assert!(out.contains("created 24 offers") && out.contains("created  4 traffic sources"), "{out}");
     let key_after = |label: &str| {
@@ -338,8 +339,10 @@ fn demo_creates_a_network_to_explore() {
             .to_owned()
     };
     let (admin, affiliate, advertiser) = (key_after("admin"), key_after("affiliate"), key_after("advertiser"));
-    let (ok, _, err) = run(bin().arg("--data-dir").arg(dir.path()).args(["demo"]));
+    let (ok, _, err) = run(bin().arg("--data-dir").arg(dir.path()).args(["demo", "--clicks", "10"]));
     assert!(!ok && err.contains("fresh --data-dir"), "the demo refuses to run twice: {err}");
+    let (ok, _, err) = run(bin().arg("--data-dir").arg(dir.path()).args(["demo", "--clicks", "9999999"]));
+    assert!(!ok && err.contains("--clicks"), "{err}");
 
     let server = Server::start(dir.path(), &[]);
     let (_, offers) = server.get("/api/offers?per_page=100", &admin);
@@ -571,4 +574,162 @@ fn a_backup_taken_under_load_serves_every_click_committed_before_it() {
     let (ok, _, err) = run(bin().arg("--data-dir").arg(&nowhere).arg("backup").arg(copy.path().join("b2")));
     assert!(!ok && err.contains("no Clicktrail network in"), "{err}");
     assert!(!copy.path().join("b2").exists());
+}
+
+/// A GeoIP database whose networks are wide enough for the demo to find visitors by sampling:
+/// ten countries over 16.0.0.0–103.255.255.255 (the flat layout of the DB-IP packages).
+fn wide_geoip() -> std::path::PathBuf {
+    let mut writer = mmdb_writer::Writer::new("DBIP-Country-Lite");
+    let countries = [
+        ("16.0.0.0/4", "US"),
+        ("32.0.0.0/4", "DE"),
+        ("48.0.0.0/5", "GB"),
+        ("56.0.0.0/5", "CA"),
+        ("64.0.0.0/5", "FR"),
+        ("72.0.0.0/6", "AT"),
+        ("76.0.0.0/6", "CH"),
+        ("80.0.0.0/5", "IN"),
+        ("88.0.0.0/5", "BR"),
+        ("96.0.0.0/5", "JP"),
+    ];
+    for (net, code) in countries {
+        writer.insert(net.parse::<ipnet::IpNet>().unwrap(), &serde_json::json!({"country_code": code})).unwrap();
+    }
+    let path = std::env::temp_dir().join(format!("clicktrail-demo-geo-{}.mmdb", std::process::id()));
+    std::fs::write(&path, writer.to_bytes().unwrap()).unwrap();
+    path
+}
+
+#[test]
+fn demo_traffic_fills_every_report_dialect_and_the_click_log() {
+    const KEY: &str = "demo-admin-key-0123456789";
+    let dir = tempfile::tempdir().unwrap();
+    let geo = wide_geoip();
+    let env = [("CLICKTRAIL_ADMIN_KEY", KEY), ("CLICKTRAIL_GEOIP_DB", geo.to_str().unwrap())];
+    let (ok, out, err) =
+        run(bin().arg("--data-dir").arg(dir.path()).args(["demo", "--clicks", "1500"]).envs(env.iter().copied()));
+    assert!(ok, "{out}{err}");
+    for line in [
+        "Sending 1500 clicks over the past 30 days through the click path …",
+        "  100%  1500 clicks,",
+        "Traffic of the past 30 days:",
+        "  admin               the key in CLICKTRAIL_ADMIN_KEY",
+        "delivered to a stand-in tracker on loopback",
+    ] {
+        assert!(out.contains(line), "`{line}` missing from\n{out}");
+    }
+    let summary = |label: &str| -> u64 {
+        let line = out.lines().find(|l| l.trim_start().starts_with(label)).unwrap_or_else(|| panic!("{label}: {out}"));
+        line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("{line}"))
+    };
+    assert_eq!(summary("clicks"), 1500);
+    assert!(summary("impressions") >= 1500);
+    assert!(summary("conversions") > 20, "{out}");
+    assert!(summary("postbacks") > 0, "{out}");
+    assert!(out.contains("country is not targeted") && out.contains("approved") && out.contains("pending"), "{out}");
+    let affiliate = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("affiliate "))
+        .and_then(|l| l.split_whitespace().last())
+        .expect("the affiliate key")
+        .to_owned();
+
+    let server = Server::start(dir.path(), &[env[0], env[1], UNLIMITED[1], UNLIMITED[2]]);
+    clicktrail::install_crypto();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let client = reqwest::Client::new();
+    let base = server.base.clone();
+    let get = |path: String, headers: Vec<(&'static str, String)>| {
+        let mut request = client.get(format!("{base}{path}"));
+        for (k, v) in headers {
+            request = request.header(k, v);
+        }
+        runtime.block_on(async move {
+            let r = request.send().await.unwrap();
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.unwrap_or(Value::Null))
+        })
+    };
+    let bearer = |k: &str| vec![("authorization", format!("Bearer {k}"))];
+    let today = chrono::Utc::now().date_naive();
+    let month_ago = today - chrono::Duration::days(30);
+
+    // Native reports: thirty days of rows, money, countries, every conversion status.
+    let (status, by_date) = get("/api/reports?from=-30+days&group_by=date".into(), bearer(KEY));
+    assert_eq!(status, 200, "{by_date}");
+    assert!(by_date["data"].as_array().unwrap().len() >= 28, "{by_date}");
+    let totals = &by_date["totals"];
+    for field in ["impressions", "clicks", "unique_clicks", "leads", "conversions", "payout", "revenue"] {
+        assert!(totals[field].as_f64().unwrap_or(0.0) > 0.0, "{field} is zero: {totals}");
+    }
+    assert!(totals["unique_clicks"].as_u64() < totals["clicks"].as_u64(), "some visitors came back: {totals}");
+    let (_, by_country) = get("/api/reports?from=-30+days&group_by=country,device".into(), bearer(&affiliate));
+    let rows = by_country["data"].as_array().unwrap();
+    for (country, device) in [("US", "desktop"), ("DE", "mobile")] {
+        assert!(
+            rows.iter().any(|r| r["country"] == country && r["device"] == device),
+            "{country}/{device}: {by_country}"
+        );
+    }
+    assert!(rows.iter().all(|r| r.get("revenue").is_none()), "an affiliate never sees revenue");
+    for status in ["approved", "pending", "rejected"] {
+        let (_, list) = get(format!("/api/conversions?status={status}&per_page=1"), bearer(KEY));
+        assert!(list["meta"]["total"].as_u64().unwrap_or(0) > 0, "no {status} conversion: {list}");
+    }
+    let (_, subs) = get("/api/reports?from=-30+days&group_by=sub1,source".into(), bearer(KEY));
+    assert!(
+        subs["data"].as_array().unwrap().iter().any(|r| r["sub1"] == "retargeting" && r["source_id"] == "Newsletter"),
+        "{subs}"
+    );
+
+    // The five dialects.
+    let (status, a) = get(
+        "/api/v1.2/admin/offerStats/-30%20days/today/".into(),
+        vec![("x-api-key", KEY.into()), ("x-user-id", "1".into())],
+    );
+    assert_eq!(status, 200, "{a}");
+    assert!(a["data"].as_array().unwrap().iter().any(|row| row[4].as_u64().unwrap_or(0) > 0), "dialect A clicks: {a}");
+    let (status, b) = get(
+        format!(
+            "/api/traffic-source?rest_key={KEY}&date_from={}&date_to={}",
+            (chrono::Utc::now() - chrono::Duration::days(30)).timestamp(),
+            chrono::Utc::now().timestamp()
+        ),
+        vec![],
+    );
+    assert_eq!(status, 200, "{b}");
+    assert!(b.to_string().contains("Newsletter"), "dialect B rows by source: {b}");
+    let (status, c) = get("/api/v2/offers".into(), vec![("x-api-key", KEY.into())]);
+    assert_eq!(status, 200, "{c}");
+    let (status, e) = get(format!("/v1/stats?date_from={month_ago}&date_to={today}"), bearer(&affiliate));
+    assert_eq!(status, 200, "{e}");
+    assert!(e["data"][0]["clicks"].as_u64().unwrap_or(0) > 0, "dialect E stats: {e}");
+    let (_, e_conversions) = get(format!("/v1/conversions?date_from={month_ago}&date_to={today}"), bearer(&affiliate));
+    assert!(e_conversions["meta"]["total"].as_u64().unwrap_or(0) > 0, "{e_conversions}");
+    // Dialect D: the click log.
+    let body = serde_json::json!({
+        "timezone_id": 67,
+        "from": (today - chrono::Duration::days(7)).to_string(),
+        "to": today.to_string(),
+        "query": {"filters": []},
+    });
+    let d: Value = runtime.block_on(async {
+        client
+            .post(format!("{base}/v1/affiliates/reporting/clicks/stream"))
+            .header("x-eflow-api-key", &affiliate)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    assert!(d["clicks"].as_array().is_some_and(|c| !c.is_empty()), "dialect D clicks: {d}");
+
+    // Postback deliveries recorded for the affiliate's conversions.
+    let (_, mine) = get("/api/conversions?status=approved&per_page=1".into(), bearer(&affiliate));
+    let id = mine["data"][0]["id"].as_i64().expect("an approved conversion of the demo affiliate");
+    let (_, deliveries) = get(format!("/api/conversions/{id}/deliveries"), bearer(KEY));
+    assert!(deliveries["data"].as_array().is_some_and(|d| !d.is_empty()), "{deliveries}");
 }
