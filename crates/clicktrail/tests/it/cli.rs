@@ -733,3 +733,83 @@ fn demo_traffic_fills_every_report_dialect_and_the_click_log() {
     let (_, deliveries) = get(format!("/api/conversions/{id}/deliveries"), bearer(KEY));
     assert!(deliveries["data"].as_array().is_some_and(|d| !d.is_empty()), "{deliveries}");
 }
+
+/// The resident memory of a process, in bytes (Linux).
+fn rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .expect("VmRSS");
+    kb * 1024
+}
+
+#[test]
+fn memory_stays_bounded_under_distinct_agents_addresses_keys_methods_and_paths() {
+    const KEY: &str = "cli-admin-key-0123456789";
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &UNLIMITED);
+    clicktrail::install_crypto();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    // Clicks answer with a redirect to the offer, which is not followed.
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let base = server.base.clone();
+    let (offer, affiliate) = runtime.block_on(offer_and_affiliate(&client, &base, KEY));
+    // Requests a hostile caller would vary: user agents, forwarded addresses, API keys, methods
+    // and paths, each one never seen before.
+    let phase = |from: u64, count: u64| {
+        let (client, base) = (client.clone(), base.clone());
+        runtime.block_on(async move {
+            let mut tasks = tokio::task::JoinSet::new();
+            for worker in 0..8 {
+                let (client, base) = (client.clone(), base.clone());
+                tasks.spawn(async move {
+                    for n in (from + worker..from + count).step_by(8) {
+                        let agent = format!("Mozilla/5.0 (X11; Fuzz {n}) {}", "x".repeat(300));
+                        let ip = format!("{}.{}.{}.{}", 11 + n % 200, (n >> 8) % 256, (n >> 16) % 256, n % 251 + 1);
+                        let request = match n % 4 {
+                            0 => client
+                                .get(format!("{base}/c/{offer}/{affiliate}?sub1=s{n}"))
+                                .header("user-agent", agent)
+                                .header("x-forwarded-for", ip),
+                            1 => client
+                                .get(format!("{base}/api/offers"))
+                                .bearer_auth(format!("ct_bogus_key_{n}_0123456789")),
+                            2 => client.request(
+                                reqwest::Method::from_bytes(format!("FUZZ{n}").as_bytes()).unwrap(),
+                                format!("{base}/api/me"),
+                            ),
+                            _ => client.get(format!("{base}/no/such/path/{n}?q={n}")).header("user-agent", agent),
+                        };
+                        let status = request.send().await.expect("an answer").status();
+                        assert!(status.as_u16() < 500, "{status}");
+                    }
+                });
+            }
+            while let Some(done) = tasks.join_next().await {
+                done.unwrap();
+            }
+        });
+    };
+    let pid = server.child.id();
+    // The first pass fills what is bounded (the user-agent cache, SQLite's page cache, the
+    // allocator's pools); the second must not grow it further.
+    phase(0, 16_000);
+    let filled = rss(pid);
+    phase(16_000, 16_000);
+    let after = rss(pid);
+    let grown = after.saturating_sub(filled);
+    assert!(
+        grown < 12 << 20,
+        "RSS grew by {} MB over 16,000 more distinct requests ({} → {} MB)",
+        grown >> 20,
+        filled >> 20,
+        after >> 20
+    );
+    let metrics =
+        runtime.block_on(async { client.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap() });
+    assert!(!metrics.contains("FUZZ"), "invented methods became metric labels");
+    assert!(metrics.contains("method=\"other\""), "invented methods are counted as other");
+}
