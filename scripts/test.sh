@@ -2,8 +2,9 @@
 # The test command (README): installs what the suites need when it is missing, then runs every
 # suite. A suite that cannot run fails the run; none is skipped.
 #
-# Needs: cargo-nextest (installed with cargo if missing) and PHP's command line (Debian's
-# php-cli), the oracle of the time-expression tests (docs/TIME-EXPRESSIONS.md). No variable set
+# Needs: cargo-nextest (installed with cargo if missing), PHP's command line (Debian's
+# php-cli), the oracle of the time-expression tests (docs/TIME-EXPRESSIONS.md), and Python's
+# openapi-spec-validator (PyPI), which checks the served OpenAPI document. No variable set
 # here may start with CLICKTRAIL_: the server reads those as settings and refuses unknown ones.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,11 +27,18 @@ need_package() { # command, Debian package
 }
 
 need_package php php-cli
+need_package python3 python3
+if ! python3 -c 'import openapi_spec_validator' >/dev/null 2>&1; then
+  echo "test: openapi-spec-validator missing; installing it from PyPI"
+  python3 -m pip install --quiet openapi-spec-validator || as_root python3 -m pip install --quiet --break-system-packages openapi-spec-validator
+  python3 -c 'import openapi_spec_validator' || { echo "test: openapi-spec-validator did not install" >&2; exit 1; }
+fi
 if ! command -v cargo-nextest >/dev/null 2>&1; then
   echo "test: cargo-nextest missing; installing it"
   cargo install cargo-nextest --locked
 fi
 
 export PHP_ORACLE=required
+export OPENAPI_VALIDATOR=required
 echo "test: $(php -r 'echo "PHP ", PHP_VERSION;') is the strtotime oracle"
 cargo nextest run --workspace --locked "$@"

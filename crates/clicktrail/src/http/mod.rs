@@ -13,6 +13,7 @@ pub mod error;
 pub mod extract;
 pub mod limits;
 pub mod native;
+pub mod openapi;
 pub mod ops;
 pub mod serve;
 pub mod track;
@@ -62,7 +63,7 @@ pub fn router(state: AppState) -> Router {
         .merge(native::routes())
         .merge(conversions::routes())
         .split_for_parts();
-    let openapi = std::sync::Arc::new(openapi);
+    let openapi = std::sync::Arc::new(openapi::document(&openapi));
     // Tracking routes count their own outcomes; the per-request layers are for the APIs.
     let apis = Router::new()
         .merge(api)
@@ -100,7 +101,12 @@ async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) ->
 async fn record_metrics(request: Request, next: Next) -> Response {
     let route =
         request.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let method = request.method().to_string();
+    // Labels take few values whatever the caller sends: an invented method is "other" (a
+    // route is its pattern, or "unmatched").
+    let method = match request.method().as_str() {
+        m @ ("GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD" | "OPTIONS") => m.to_owned(),
+        _ => "other".to_owned(),
+    };
     let started = Instant::now();
     let response = next.run(request).await;
     let status = response.status().as_u16().to_string();

@@ -1,4 +1,4 @@
-//! Operational routes: `/healthz`, `/readyz`, `/metrics`, `/api/openapi.json`.
+//! Operational routes: `/healthz`, `/readyz`, `/metrics`, `/api/openapi.json`, `/api/docs`.
 
 use std::sync::Arc;
 
@@ -11,13 +11,15 @@ use serde_json::json;
 
 use crate::app::AppState;
 
-/// The routes; `openapi` is the document generated from the handlers.
-pub fn routes(openapi: Arc<utoipa::openapi::OpenApi>) -> Router<AppState> {
+/// The routes; `openapi` is the served document ([`super::openapi::document`]).
+pub fn routes(openapi: Arc<serde_json::Value>) -> Router<AppState> {
+    let docs = Arc::new(super::openapi::html(&openapi));
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/api/openapi.json", get(move || std::future::ready(Json(openapi.as_ref().clone()))))
+        .route("/api/docs", get(move || std::future::ready(axum::response::Html(docs.as_ref().clone()))))
 }
 
 /// 200 when the store answers, 503 otherwise.

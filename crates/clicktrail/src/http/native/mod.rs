@@ -39,8 +39,10 @@ pub struct ListResponse {
 #[allow(dead_code)]
 pub struct ListParams {
     /// Page, from 1.
+    #[param(minimum = 1)]
     page: Option<u64>,
     /// Records per page: default 50, at most 100 (more is capped).
+    #[param(minimum = 1)]
     per_page: Option<u64>,
     /// Comma-separated statuses.
     status: Option<String>,
