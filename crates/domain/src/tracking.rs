@@ -9,6 +9,26 @@ use crate::money::{Money, PayoutType};
 use crate::offer::{Offer, OfferStatus};
 use crate::user::{Role, User};
 
+/// The query parameters a tracking link keeps with the click (besides `async`, which only asks
+/// for a JSON answer): sub-ids, the source, creative and offer URL, campaign, coupon, device
+/// ad ids and the deep link.
+pub const TRACKING_PARAMETERS: &[&str] = &[
+    "sub1",
+    "sub2",
+    "sub3",
+    "sub4",
+    "sub5",
+    "source_id",
+    "creative_id",
+    "url_id",
+    "campaign",
+    "__cc",
+    "idfa",
+    "gaid",
+    "android_id",
+    "url",
+];
+
 /// Checks that the offer and affiliate exist, are live, and may work together.
 pub fn check_parties(offer: Option<&Offer>, affiliate: Option<&User>) -> Result<(), Rejection> {
     let offer = offer.ok_or(Rejection::UnknownOffer)?;

@@ -21,6 +21,7 @@ use clicktrail_domain::offer::{ConversionStatus, Offer, OfferStatus};
 use clicktrail_domain::postback::Postback;
 use clicktrail_domain::report::{Dimension, Key, money_out};
 use clicktrail_domain::timeexpr::{self, Edge};
+use clicktrail_domain::tracking;
 use clicktrail_domain::user::Role;
 use clicktrail_store::ConversionQuery;
 use clicktrail_store::events::bucket_start;
@@ -292,23 +293,7 @@ async fn offer(
         map.insert("tracking_link".into(), json!(me.map(|m| super::dialect_c::tracking_link(&state, o.id, m))));
         map.insert(
             "tracking_parameters".into(),
-            json!([
-                "sub1",
-                "sub2",
-                "sub3",
-                "sub4",
-                "sub5",
-                "source_id",
-                "creative_id",
-                "url_id",
-                "campaign",
-                "__cc",
-                "idfa",
-                "gaid",
-                "android_id",
-                "url",
-                "async"
-            ]),
+            json!(tracking::TRACKING_PARAMETERS.iter().copied().chain(["async"]).collect::<Vec<_>>()),
         );
         map.insert(
             "payout_tiers".into(),

@@ -151,25 +151,10 @@ fn operation(tag: &str, summary: &str, parameters: Vec<Value>, responses: Value)
 
 /// The routes that answer in their own formats (tracking, postback, the five dialects).
 fn other_routes() -> Vec<(String, Value)> {
-    let sub_ids: Vec<Value> = [
-        "sub1",
-        "sub2",
-        "sub3",
-        "sub4",
-        "sub5",
-        "source_id",
-        "creative_id",
-        "url_id",
-        "campaign",
-        "__cc",
-        "idfa",
-        "gaid",
-        "android_id",
-        "url",
-    ]
-    .iter()
-    .map(|p| query(p, "Kept with the click (and filled into the destination's macros)", json!({"type": "string"})))
-    .collect();
+    let sub_ids: Vec<Value> = clicktrail_domain::tracking::TRACKING_PARAMETERS
+        .iter()
+        .map(|p| query(p, "Kept with the click (and filled into the destination's macros)", json!({"type": "string"})))
+        .collect();
     let mut click_params = vec![
         path_param("offer", "Offer id", json!({"type": "string"})),
         path_param("affiliate", "Affiliate id", json!({"type": "string"})),

@@ -422,28 +422,26 @@ const UNLIMITED: [(&str, &str); 3] = [
     ("CLICKTRAIL_RATE_LIMIT_STANDARD", "1000000"),
 ];
 
+/// A runtime and a client for the tests that drive a server process over HTTP; the client
+/// does not follow redirects (a click answers with one to the offer).
+fn async_client() -> (tokio::runtime::Runtime, reqwest::Client) {
+    clicktrail::install_crypto();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    (runtime, reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap())
+}
+
+/// A JSON POST as `key`; the answer's body.
+async fn post_json(client: &reqwest::Client, url: String, key: &str, body: &Value) -> Value {
+    let answer = client.post(url).bearer_auth(key).json(body).send().await.expect("an answer");
+    answer.json().await.expect("a JSON body")
+}
+
 /// Creates an offer and an affiliate over HTTP as the admin; their ids.
 async fn offer_and_affiliate(client: &reqwest::Client, base: &str, key: &str) -> (i64, i64) {
-    let offer: Value = client
-        .post(format!("{base}/api/offers"))
-        .bearer_auth(key)
-        .json(&crate::helpers::offer_body("Backed up", serde_json::json!({})))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let affiliate: Value = client
-        .post(format!("{base}/api/affiliates"))
-        .bearer_auth(key)
-        .json(&serde_json::json!({"name": "Backed up"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let offer = crate::helpers::offer_body("Backed up", serde_json::json!({}));
+    let offer = post_json(client, format!("{base}/api/offers"), key, &offer).await;
+    let affiliate = serde_json::json!({"name": "Backed up"});
+    let affiliate = post_json(client, format!("{base}/api/affiliates"), key, &affiliate).await;
     (offer["id"].as_i64().expect("offer id"), affiliate["id"].as_i64().expect("affiliate id"))
 }
 
@@ -475,9 +473,7 @@ async fn missing_clicks(client: &reqwest::Client, base: &str, key: &str, ids: &[
 fn a_clean_shutdown_leaves_every_click_in_the_db_files() {
     const KEY: &str = "cli-admin-key-0123456789";
     let dir = tempfile::tempdir().unwrap();
-    clicktrail::install_crypto();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let client = reqwest::Client::new();
+    let (runtime, client) = async_client();
     let server = Server::start(dir.path(), &[("CLICKTRAIL_ADMIN_KEY", KEY)]);
     let ids: Vec<String> = runtime.block_on(async {
         let (offer, affiliate) = offer_and_affiliate(&client, &server.base, KEY).await;
@@ -508,9 +504,7 @@ fn a_clean_shutdown_leaves_every_click_in_the_db_files() {
 fn a_backup_taken_under_load_serves_every_click_committed_before_it() {
     const KEY: &str = "cli-admin-key-0123456789";
     let dir = tempfile::tempdir().unwrap();
-    clicktrail::install_crypto();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let client = reqwest::Client::new();
+    let (runtime, client) = async_client();
     let server = Server::start(dir.path(), &[("CLICKTRAIL_ADMIN_KEY", KEY), ("CLICKTRAIL_WRITE_MODE", "durable")]);
     let base = server.base.clone();
     let (offer, affiliate) = runtime.block_on(offer_and_affiliate(&client, &base, KEY));
@@ -635,9 +629,7 @@ fn demo_traffic_fills_every_report_dialect_and_the_click_log() {
         .to_owned();
 
     let server = Server::start(dir.path(), &[env[0], env[1], UNLIMITED[1], UNLIMITED[2]]);
-    clicktrail::install_crypto();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let client = reqwest::Client::new();
+    let (runtime, client) = async_client();
     let base = server.base.clone();
     let get = |path: String, headers: Vec<(&'static str, String)>| {
         let mut request = client.get(format!("{base}{path}"));
@@ -751,10 +743,7 @@ fn memory_stays_bounded_under_distinct_agents_addresses_keys_methods_and_paths()
     const KEY: &str = "cli-admin-key-0123456789";
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &UNLIMITED);
-    clicktrail::install_crypto();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    // Clicks answer with a redirect to the offer, which is not followed.
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let (runtime, client) = async_client();
     let base = server.base.clone();
     let (offer, affiliate) = runtime.block_on(offer_and_affiliate(&client, &base, KEY));
     // Requests a hostile caller would vary: user agents, forwarded addresses, API keys, methods
