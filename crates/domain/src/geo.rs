@@ -5,7 +5,6 @@ use crate::string_newtype;
 
 /// An ISO 3166-1 alpha-2 country code, upper-case (`US`, `RO`); parsing accepts any case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String, example = "US"))]
 #[serde(try_from = "String", into = "String")]
 pub struct CountryCode([u8; 2]);
 
@@ -76,7 +75,6 @@ const COMMON_NAMES: &[(&str, &str)] = &[
 
 /// An IANA time zone name (`Europe/Bucharest`), checked against the bundled database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String, example = "UTC"))]
 #[serde(try_from = "String", into = "String")]
 pub struct TimeZone(chrono_tz::Tz);
 
@@ -108,6 +106,26 @@ impl Default for TimeZone {
         Self::UTC
     }
 }
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for CountryCode {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        crate::schema::text("ISO 3166-1 alpha-2 country code", None, None, Some(crate::schema::country_codes()))
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for CountryCode {}
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for TimeZone {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        crate::schema::text("IANA time zone", None, None, Some(crate::schema::zone_names()))
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for TimeZone {}
 
 #[cfg(test)]
 mod tests {

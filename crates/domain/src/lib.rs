@@ -21,6 +21,8 @@ pub mod network;
 pub mod offer;
 pub mod postback;
 pub mod report;
+#[cfg(feature = "openapi")]
+pub mod schema;
 pub mod text;
 pub mod timeexpr;
 pub mod tracking;

@@ -147,6 +147,7 @@ impl utoipa::PartialSchema for UrlTemplate {
         utoipa::openapi::ObjectBuilder::new()
             .schema_type(utoipa::openapi::schema::Type::String)
             .description(Some("Absolute http(s) URL; may contain {macros}"))
+            .pattern(Some(crate::schema::HTTP_URL_PATTERN))
             .into()
     }
 }
@@ -200,7 +201,6 @@ impl TryFrom<String> for PostbackTemplate {
 
 /// An absolute `http` or `https` URL with a host.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String, format = "uri"))]
 #[serde(into = "String", try_from = "String")]
 pub struct HttpUrl(url::Url);
 
@@ -246,6 +246,16 @@ impl TryFrom<String> for HttpUrl {
         Self::parse(&raw)
     }
 }
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for HttpUrl {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        crate::schema::text("Absolute http(s) URL", Some(crate::schema::HTTP_URL_PATTERN), None, None)
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for HttpUrl {}
 
 #[cfg(test)]
 mod tests {

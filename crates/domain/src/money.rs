@@ -152,7 +152,6 @@ impl PayoutType {
 
 /// An ISO 4217 currency code (`USD`), upper-case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String, example = "USD"))]
 #[serde(try_from = "String", into = "String")]
 pub struct Currency([u8; 3]);
 
@@ -183,6 +182,16 @@ impl Default for Currency {
         Self::USD
     }
 }
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Currency {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        crate::schema::text("ISO 4217 currency code", None, None, Some(crate::schema::currency_codes()))
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Currency {}
 
 #[cfg(test)]
 mod tests {

@@ -39,7 +39,6 @@ macro_rules! string_newtype {
 
 /// A display name: trimmed, 1 to 255 characters, no control characters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String))]
 #[serde(try_from = "String", into = "String")]
 pub struct Name(String);
 
@@ -151,6 +150,21 @@ impl Slug {
     }
 }
 string_newtype!(Slug);
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Name {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        crate::schema::text(
+            "1 to 255 characters, no control characters",
+            Some(crate::schema::NAME_PATTERN),
+            Some((1, Self::MAX)),
+            None,
+        )
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Name {}
 
 #[cfg(test)]
 mod tests {

@@ -162,6 +162,9 @@ fn date(params: &Params, name: &str) -> Result<Option<NaiveDate>, Error> {
         .transpose()
 }
 
+/// The statuses of conversions (the list's `status` filter).
+pub const STATUSES: &[&str] = &["approved", "pending", "rejected"];
+
 /// Conversions the caller may see: admins all, affiliates their own, advertisers their offers'.
 #[utoipa::path(get, path = "/api/conversions", tag = "conversions",
     params(super::native::ListParams,
@@ -176,7 +179,7 @@ pub async fn list(
     params: Params,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     caller.require(Scope::ReadConversions)?;
-    let request = params.list_request(&["approved", "pending", "rejected"])?;
+    let request = params.list_request(STATUSES)?;
     let mut q = ConversionQuery {
         offer_id: params.id("offer_id")?,
         affiliate_id: params.id("affiliate_id")?,

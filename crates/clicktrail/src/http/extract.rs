@@ -129,9 +129,9 @@ impl Params {
     /// A positive whole number.
     pub fn positive(&self, name: &str) -> Result<Option<u64>, Error> {
         self.get(name)
-            .map(|v| match v.parse::<u64>() {
-                Ok(n) if n > 0 => Ok(n),
-                _ => Err(Error::invalid(name, format!("must be a positive whole number (got '{v}')"))),
+            .map(|v| match v.parse::<i64>() {
+                Ok(n) if n > 0 => Ok(n.unsigned_abs()),
+                _ => Err(Error::invalid(name, format!("must be a whole number from 1 to {} (got '{v}')", i64::MAX))),
             })
             .transpose()
     }
@@ -150,6 +150,9 @@ impl Params {
         let per_page = self.positive("per_page")?.unwrap_or(DEFAULT_PER_PAGE).min(MAX_PER_PAGE);
         let mut query = Query::default();
         if let Some(raw) = self.get("status") {
+            if statuses.is_empty() {
+                return Err(Error::invalid("status", "this list has no statuses to filter by"));
+            }
             for status in raw.split(',').map(str::trim) {
                 if !statuses.contains(&status) {
                     return Err(Error::invalid("status", format!("'{status}' is not one of {}", statuses.join(", "))));

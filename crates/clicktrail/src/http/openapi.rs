@@ -59,6 +59,7 @@ pub fn document(generated: &utoipa::openapi::OpenApi) -> Value {
     let mut doc = serde_json::to_value(generated).unwrap_or_else(|_| json!({}));
     if let Some(schemas) = doc.pointer_mut("/components/schemas").and_then(Value::as_object_mut) {
         schemas.insert("Error".into(), error_schema());
+        read_views(schemas);
     }
     if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
         for (path, item) in paths.iter_mut() {
@@ -73,6 +74,36 @@ pub fn document(generated: &utoipa::openapi::OpenApi) -> Value {
                 }
             }
         }
+        for (path, statuses) in super::native::list_statuses() {
+            let Some(params) =
+                paths.get_mut(path).and_then(|p| p.pointer_mut("/get/parameters")).and_then(Value::as_array_mut)
+            else {
+                continue;
+            };
+            if statuses.is_empty() {
+                params.retain(|p| p["name"] != "status");
+            } else if let Some(status) = params.iter_mut().find(|p| p["name"] == "status") {
+                let one = statuses.join("|");
+                // An empty value is no filter, as for every parameter.
+                status["schema"] = json!({"type": "string", "pattern": format!("^(({one})(,({one}))*)?$")});
+                status["description"] = format!("Comma-separated: {}", statuses.join(", ")).into();
+            }
+        }
+        for item in paths.values_mut() {
+            for param in item.pointer_mut("/get/parameters").and_then(Value::as_array_mut).into_iter().flatten() {
+                if param["name"] == "date_from" || param["name"] == "date_to" {
+                    param["schema"] = json!({"type": "string", "format": "date"});
+                }
+            }
+            // A merge patch is a JSON object.
+            if let Some(schema) = item.pointer_mut("/patch/requestBody/content/application~1json/schema")
+                && schema.get("$ref").is_none()
+                && schema.get("type").is_none()
+            {
+                *schema = json!({"type": "object"});
+            }
+        }
+        report_parameters(paths);
         for (path, item) in other_routes() {
             let mut item = item;
             if let Some(methods) = item.as_object_mut() {
@@ -93,6 +124,62 @@ pub fn document(generated: &utoipa::openapi::OpenApi) -> Value {
         }
     }
     doc
+}
+
+/// The report's parameters as the parser reads them.
+fn report_parameters(paths: &mut Map<String, Value>) {
+    let Some(params) =
+        paths.get_mut("/api/reports").and_then(|p| p.pointer_mut("/get/parameters")).and_then(Value::as_array_mut)
+    else {
+        return;
+    };
+    let dimensions = "hour|date|day|offer|offer_id|affiliate|affiliate_id|country|geo|source|source_id|sub1|sub2|sub3|sub4|sub5|device|os";
+    let statuses = super::conversions::STATUSES.join("|");
+    for param in params {
+        let schema = match param["name"].as_str() {
+            // Any expression PHP's strtotime reads is taken; these are examples that always
+            // give a range that ends after it starts.
+            Some("from") => {
+                json!({"type": "string", "enum": ["today", "yesterday", "-7 days", "-30 days", "first day of this month", "first day of last month"]})
+            }
+            Some("to") => json!({"type": "string", "enum": ["today", "tomorrow", "now", "+1 day"]}),
+            Some("timezone") => json!({"type": "string", "enum": clicktrail_domain::schema::zone_names()}),
+            Some("group_by") => json!({"type": "string", "pattern": format!("^(({dimensions})(,({dimensions}))*)?$")}),
+            Some("status") => json!({"type": "string", "pattern": format!("^(({statuses})(,({statuses}))*)?$")}),
+            Some("format") => json!({"type": "string", "enum": ["json", "csv"]}),
+            _ => continue,
+        };
+        param["schema"] = schema;
+    }
+}
+
+/// A stored record is its editable spec plus server fields (`allOf: [Spec, {id, …}]`); a spec
+/// refuses unknown fields in requests (`additionalProperties: false`), which would make every
+/// answer invalid. Answers refer to `SpecRead` instead: the same schema without the refusal.
+fn read_views(schemas: &mut Map<String, Value>) {
+    let strict: Vec<String> =
+        schemas.iter().filter(|(_, s)| s["additionalProperties"] == false).map(|(name, _)| name.clone()).collect();
+    let mut used = std::collections::BTreeSet::new();
+    for schema in schemas.values_mut() {
+        for part in schema.get_mut("allOf").and_then(Value::as_array_mut).into_iter().flatten() {
+            let Some(name) = part["$ref"].as_str().and_then(|r| r.strip_prefix("#/components/schemas/")) else {
+                continue;
+            };
+            if strict.iter().any(|s| s == name) {
+                let name = name.to_owned();
+                part["$ref"] = format!("#/components/schemas/{name}Read").into();
+                used.insert(name);
+            }
+        }
+    }
+    for name in used {
+        if let Some(mut read) = schemas.get(&name).cloned() {
+            if let Some(object) = read.as_object_mut() {
+                object.remove("additionalProperties");
+            }
+            schemas.insert(format!("{name}Read"), read);
+        }
+    }
 }
 
 fn error_schema() -> Value {

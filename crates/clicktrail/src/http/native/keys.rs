@@ -22,6 +22,9 @@ pub struct KeyList {
     pub meta: ListMeta,
 }
 
+/// The statuses of keys (the list's `status` filter).
+pub const STATUSES: &[&str] = &["active", "revoked"];
+
 /// List keys: admins see all (filter `user_id`), others their own.
 #[utoipa::path(get, path = "/api/keys", tag = "keys", params(super::ListParams, ("user_id" = Option<i64>, Query, description = "Owner")),
     responses((status = 200, description = "A page", body = KeyList)))]
@@ -30,7 +33,7 @@ pub async fn list(
     caller: NativeCaller,
     params: Params,
 ) -> Result<Json<KeyList>, ApiError> {
-    let mut request = params.list_request(&["active", "revoked"])?;
+    let mut request = params.list_request(STATUSES)?;
     request.query.owner_id = params.id("user_id")?;
     let (items, meta) = keys::list(&state.config, &caller, request).await?;
     Ok(Json(KeyList { data: items.iter().map(KeyView::of).collect(), meta }))

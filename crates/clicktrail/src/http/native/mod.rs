@@ -112,7 +112,10 @@ macro_rules! resource {
         pub mod $module {
             use super::*;
 
-            const STATUSES: &[&str] = $statuses;
+            /// The list's path.
+            pub const PATH: &str = $path;
+            /// The statuses its `status` filter takes.
+            pub const STATUSES: &[&str] = $statuses;
 
             #[doc = concat!("List ", $tag, ".")]
             #[utoipa::path(get, path = $path, tag = $tag, params(ListParams),
@@ -210,6 +213,23 @@ resource!(coupons, Coupon, Coupon, CouponSpec, "coupons", "/api/coupons", "/api/
     statuses: &[], filters: affiliate_offer_filter);
 resource!(postbacks, Postback, Postback, PostbackSpec, "postbacks", "/api/postbacks", "/api/postbacks/{id}",
     statuses: &["active", "inactive"], filters: affiliate_offer_filter);
+
+/// The statuses each list's `status` filter takes, by path (for the OpenAPI document).
+pub fn list_statuses() -> Vec<(&'static str, &'static [&'static str])> {
+    vec![
+        (users::PATH, users::STATUSES),
+        (affiliates::PATH, affiliates::STATUSES),
+        (advertisers::PATH, advertisers::STATUSES),
+        (affiliate_groups::PATH, affiliate_groups::STATUSES),
+        (categories::PATH, categories::STATUSES),
+        (traffic_sources::PATH, traffic_sources::STATUSES),
+        (offers::PATH, offers::STATUSES),
+        (coupons::PATH, coupons::STATUSES),
+        (postbacks::PATH, postbacks::STATUSES),
+        ("/api/keys", keys::STATUSES),
+        ("/api/conversions", crate::http::conversions::STATUSES),
+    ]
+}
 
 /// Every native route.
 pub fn routes() -> OpenApiRouter<AppState> {
