@@ -40,6 +40,7 @@ pub struct TrafficSourceSpec {
     /// The value a click's `source_id` may carry instead of the numeric id; derived from the
     /// name when absent.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, pattern = "^(?=[a-z0-9-]*[a-z-])[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$"))]
     pub slug: Option<Slug>,
     /// Display order; new sources go last.
     #[serde(default)]
@@ -99,7 +100,7 @@ pub struct Coupon {
 
 /// A coupon code: 1 to 64 visible ASCII characters, kept upper-case.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String, example = "SUMMER"))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String, example = "SUMMER", pattern = "^[\\x21-\\x7e]{1,64}$"))]
 #[serde(try_from = "String", into = "String")]
 pub struct CouponCode(String);
 

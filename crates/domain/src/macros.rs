@@ -170,7 +170,7 @@ impl TryFrom<String> for UrlTemplate {
 
 /// A postback URL template: the postback macros of SPEC §4.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String, example = "https://tracker.example/pb?cid={click_id}&payout={payout}"))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String, example = "https://tracker.example/pb?cid={click_id}&payout={payout}", pattern = "^[Hh][Tt][Tt][Pp][Ss]?://[^\\s/?#]+[^\\s]*$"))]
 #[serde(into = "String", try_from = "String")]
 pub struct PostbackTemplate(UrlTemplate);
 

@@ -17,7 +17,6 @@ use crate::string_newtype;
 
 /// A non-negative amount with at most four decimals (a currency amount or a percentage).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = f64, example = 2.5))]
 pub struct Money(Decimal);
 
 impl Money {
@@ -192,6 +191,23 @@ impl utoipa::PartialSchema for Currency {
 
 #[cfg(feature = "openapi")]
 impl utoipa::ToSchema for Currency {}
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Money {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::Number)
+            .description(Some("An amount or percentage: 0 to 1,000,000,000, at most 4 decimals"))
+            .minimum(Some(0))
+            .maximum(Some(1_000_000_000))
+            .multiple_of(Some(0.0001))
+            .examples([2.5])
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Money {}
 
 #[cfg(test)]
 mod tests {

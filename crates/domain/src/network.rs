@@ -52,6 +52,7 @@ pub struct NetworkSettings {
     pub features: Features,
     /// Days raw clicks are kept (clicks with conversions are kept forever).
     #[serde(default = "default_retention")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 3650))]
     pub raw_click_retention_days: u32,
 }
 

@@ -294,15 +294,19 @@ pub struct Targeting {
 pub struct CapLimits {
     /// Clicks a day.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub daily_clicks: Option<u32>,
     /// Clicks a month.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub monthly_clicks: Option<u32>,
     /// Conversions a day.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub daily_conversions: Option<u32>,
     /// Conversions a month.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub monthly_conversions: Option<u32>,
 }
 
@@ -357,6 +361,7 @@ pub struct PayoutTier {
 pub struct ConversionGuards {
     /// Days after the click in which a conversion is accepted (1 to 90).
     #[serde(default = "default_window")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 90))]
     pub attribution_window_days: u16,
     /// Conversions faster than this after the click are suspicious and left pending.
     #[serde(default)]

@@ -103,7 +103,7 @@ string_newtype!(Email);
 
 /// A URL-safe identifier: lowercase letters, digits and dashes, 1 to 64 characters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String, pattern = "^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$"))]
 #[serde(try_from = "String", into = "String")]
 pub struct Slug(String);
 

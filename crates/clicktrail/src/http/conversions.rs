@@ -129,6 +129,7 @@ async fn pixel(
 #[serde(deny_unknown_fields)]
 pub struct StatusPatch {
     /// `approved`, `pending` or `rejected`.
+    #[schema(pattern = "^(approved|pending|rejected)$")]
     pub status: String,
     /// Why (kept in the history).
     #[serde(default)]
@@ -154,7 +155,7 @@ pub struct Deliveries {
 
 fn date(params: &Params, name: &str) -> Result<Option<NaiveDate>, Error> {
     params
-        .get(name)
+        .present(name)
         .map(|v| {
             NaiveDate::parse_from_str(v, "%Y-%m-%d")
                 .map_err(|_| Error::invalid(name, format!("'{v}' is not a date (YYYY-MM-DD)")))

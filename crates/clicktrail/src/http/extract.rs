@@ -97,9 +97,28 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
         if bytes.is_empty() {
             return Err(Error::invalid("body", "is empty; send a JSON object").into());
         }
-        serde_json::from_slice(&bytes)
-            .map(Self)
-            .map_err(|e| Error::invalid("body", format!("is not valid JSON ({e})")).into())
+        let mut value: Value =
+            serde_json::from_slice(&bytes).map_err(|e| Error::invalid("body", format!("is not valid JSON ({e})")))?;
+        integral_numbers(&mut value);
+        Ok(Self(value))
+    }
+}
+
+/// Writes every number with no fraction (`1050.0`) as the integer it is: JSON does not tell
+/// them apart, and an integer field must take both.
+fn integral_numbers(value: &mut Value) {
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            if let Some(f) = n.as_f64()
+                && f.fract() == 0.0
+                && f.abs() < 9.0e15
+            {
+                *value = Value::from(f as i64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_numbers),
+        Value::Object(map) => map.values_mut().for_each(integral_numbers),
+        _ => {}
     }
 }
 
@@ -126,9 +145,15 @@ impl Params {
         self.0.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
     }
 
+    /// A parameter that is present, even with an empty value: for the typed ones, where an
+    /// empty value is an error rather than no value.
+    pub fn present(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(|v| v.trim())
+    }
+
     /// A positive whole number.
     pub fn positive(&self, name: &str) -> Result<Option<u64>, Error> {
-        self.get(name)
+        self.present(name)
             .map(|v| match v.parse::<i64>() {
                 Ok(n) if n > 0 => Ok(n.unsigned_abs()),
                 _ => Err(Error::invalid(name, format!("must be a whole number from 1 to {} (got '{v}')", i64::MAX))),
@@ -138,7 +163,7 @@ impl Params {
 
     /// A numeric id.
     pub fn id(&self, name: &str) -> Result<Option<i64>, Error> {
-        self.get(name)
+        self.present(name)
             .map(|v| v.parse::<i64>().map_err(|_| Error::invalid(name, format!("must be a numeric id (got '{v}')"))))
             .transpose()
     }

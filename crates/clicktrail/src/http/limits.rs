@@ -55,7 +55,7 @@ pub fn dialect_error(uri: &Uri, error: Error) -> Response {
     let path = uri.path();
     if path.starts_with("/api/v1.2/admin/") {
         super::dialect_a::AError(error).into_response()
-    } else if path.starts_with("/api/traffic-source") {
+    } else if path == "/api/traffic-source" || path.starts_with("/api/traffic-source/") {
         let (status, _) = super::error::status_and_code(error.kind);
         let body = serde_json::json!({"status": "error", "message": super::error::public_message(&error)});
         (status, axum::Json(body)).into_response()

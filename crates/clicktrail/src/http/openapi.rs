@@ -43,6 +43,8 @@ fn native_errors(method: &str, path: &str) -> Vec<(&'static str, &'static str)> 
     ];
     if path.contains('{') {
         errors.push(("404", "No such record, or not the caller's to see (`NOT_FOUND`)"));
+    } else if matches!(method, "post" | "patch") {
+        errors.push(("404", "A record the body refers to does not exist (`NOT_FOUND`, with `field`)"));
     }
     if matches!(method, "post" | "patch" | "delete") {
         errors.push(("409", "A unique value is taken, or the record is in use (`CONFLICT`)"));
@@ -61,6 +63,8 @@ pub fn document(generated: &utoipa::openapi::OpenApi) -> Value {
         schemas.insert("Error".into(), error_schema());
         read_views(schemas);
     }
+    let mut doc_patches: Map<String, Value> = Map::new();
+    let mut doc_roles = false;
     if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
         for (path, item) in paths.iter_mut() {
             for method in METHODS {
@@ -104,6 +108,8 @@ pub fn document(generated: &utoipa::openapi::OpenApi) -> Value {
             }
         }
         report_parameters(paths);
+        role_specs(&mut doc_roles, &mut doc_patches, paths);
+        merge_patches(&mut doc_patches, paths);
         for (path, item) in other_routes() {
             let mut item = item;
             if let Some(methods) = item.as_object_mut() {
@@ -116,6 +122,35 @@ pub fn document(generated: &utoipa::openapi::OpenApi) -> Value {
             paths.insert(path, item);
         }
     }
+    if let Some(schemas) = doc.pointer_mut("/components/schemas").and_then(Value::as_object_mut) {
+        if doc_roles {
+            role_schemas(schemas);
+        }
+        let names: Vec<String> = doc_patches.keys().cloned().collect();
+        for name in names {
+            if let Some(mut patch) = schemas.get(&name).cloned() {
+                if let Some(object) = patch.as_object_mut() {
+                    let required: Vec<Value> =
+                        object.remove("required").and_then(|r| r.as_array().cloned()).unwrap_or_default();
+                    object.insert(
+                        "description".into(),
+                        format!("A JSON merge patch of {name}: any of its fields").into(),
+                    );
+                    if let Some(properties) = object.get_mut("properties").and_then(Value::as_object_mut) {
+                        // A user's role is chosen at creation.
+                        properties.remove("role");
+                        for (field, schema) in properties.iter_mut() {
+                            // `null` removes an optional field; a required one must keep a value.
+                            if !required.iter().any(|r| r == field.as_str()) && !accepts_null(schema) {
+                                *schema = json!({"oneOf": [schema.clone(), {"type": "null"}]});
+                            }
+                        }
+                    }
+                }
+                schemas.insert(format!("{name}Patch"), patch);
+            }
+        }
+    }
     if let Some(list) =
         doc.as_object_mut().map(|d| d.entry("tags").or_insert_with(|| json!([]))).and_then(Value::as_array_mut)
     {
@@ -124,6 +159,75 @@ pub fn document(generated: &utoipa::openapi::OpenApi) -> Value {
         }
     }
     doc
+}
+
+/// Advertisers and admins belong to no affiliate group: their bodies are `AdvertiserSpec`
+/// (the user spec without `affiliate_group_id`), and a new user of another role than
+/// `affiliate` may not name one.
+fn role_specs(used: &mut bool, patches: &mut Map<String, Value>, paths: &mut Map<String, Value>) {
+    for (path, method) in [("/api/advertisers", "post"), ("/api/advertisers/{id}", "patch")] {
+        let pointer = format!("/{method}/requestBody/content/application~1json/schema");
+        if let Some(schema) = paths.get_mut(path).and_then(|p| p.pointer_mut(&pointer)) {
+            let name = if method == "post" { "AdvertiserSpec" } else { "AdvertiserSpecPatch" };
+            *schema = json!({"$ref": format!("#/components/schemas/{name}")});
+            *used = true;
+        }
+    }
+    patches.insert("AdvertiserSpec".into(), Value::Null);
+}
+
+fn role_schemas(schemas: &mut Map<String, Value>) {
+    if let Some(mut advertiser) = schemas.get("UserSpec").cloned() {
+        if let Some(properties) = advertiser.get_mut("properties").and_then(Value::as_object_mut) {
+            properties.remove("affiliate_group_id");
+        }
+        advertiser["description"] = "An advertiser's editable fields.".into();
+        schemas.insert("AdvertiserSpec".into(), advertiser);
+    }
+    if let Some(any) = schemas.get_mut("AnyUserSpec").and_then(Value::as_object_mut) {
+        any.insert("if".into(), json!({"properties": {"role": {"const": "affiliate"}}}));
+        any.insert("else".into(), json!({"properties": {"affiliate_group_id": {"type": "null"}}}));
+    }
+}
+
+/// Whether a property schema already takes `null`.
+fn accepts_null(schema: &Value) -> bool {
+    let nullable_type = match &schema["type"] {
+        Value::String(t) => t == "null",
+        Value::Array(types) => types.iter().any(|t| t == "null"),
+        _ => false,
+    };
+    nullable_type
+        || ["oneOf", "anyOf"]
+            .iter()
+            .any(|k| schema[*k].as_array().is_some_and(|v| v.iter().any(|s| s["type"] == "null")))
+}
+
+/// A merge patch of a record (`PATCH /x/{id}`) takes the fields its spec takes (`POST /x`), none
+/// required: the body refers to `SpecPatch`, collected in `patches` to be made from the spec.
+/// The network's patch is its settings.
+fn merge_patches(patches: &mut Map<String, Value>, paths: &mut Map<String, Value>) {
+    let specs: Vec<(String, String)> = paths
+        .iter()
+        .filter_map(|(path, item)| {
+            let name = item.pointer("/post/requestBody/content/application~1json/schema/$ref")?.as_str()?;
+            Some((format!("{path}/{{id}}"), name.rsplit('/').next()?.to_owned()))
+        })
+        .chain([("/api/network".to_owned(), "NetworkSettings".to_owned())])
+        .collect();
+    for (path, spec) in specs {
+        let Some(schema) =
+            paths.get_mut(&path).and_then(|p| p.pointer_mut("/patch/requestBody/content/application~1json/schema"))
+        else {
+            continue;
+        };
+        // A patch with its own schema (keys) keeps it.
+        if schema.get("$ref").is_some() {
+            continue;
+        }
+        *schema = json!({"$ref": format!("#/components/schemas/{spec}Patch")});
+        patches.insert(spec, Value::Null);
+    }
 }
 
 /// The report's parameters as the parser reads them.

@@ -115,7 +115,14 @@ impl Resource for TrafficSource {
         current: Option<&Self>,
     ) -> Result<TrafficSourceSpec> {
         if spec.slug.is_none() {
-            spec.slug = Some(Slug::from_name(&spec.name));
+            // A name of digits alone (`2024`) would give a slug that reads as an id.
+            let derived = Slug::from_name(&spec.name);
+            spec.slug = Some(if derived.as_str().bytes().all(|b| b.is_ascii_digit()) {
+                let digits = derived.as_str();
+                Slug::parse(&format!("source-{}", &digits[..digits.len().min(57)])).unwrap_or(derived)
+            } else {
+                derived
+            });
         }
         if let Some(slug) = &spec.slug
             && slug.as_str().bytes().all(|b| b.is_ascii_digit())

@@ -19,6 +19,7 @@ pub struct NewKey {
     /// The user the key acts as.
     pub user_id: i64,
     /// Scopes; `admin` only for admin users.
+    #[schema(min_items = 1)]
     pub scopes: Vec<Scope>,
     /// Rate-limit tier.
     #[serde(default)]
@@ -34,6 +35,7 @@ pub struct NewKey {
 pub struct KeyPatch {
     /// New scopes.
     #[serde(default)]
+    #[schema(min_items = 1)]
     pub scopes: Option<Vec<Scope>>,
     /// New tier.
     #[serde(default)]

@@ -221,7 +221,8 @@ pub async fn delete<R: Resource>(config: &Config, caller: &Caller, id: i64) -> R
     record.remove(config, caller, Utc::now()).await
 }
 
-/// Fails with an "invalid" error unless a referenced record exists and passes `ok`.
+/// Fails unless a referenced record exists and passes `ok`: `404` naming the field, as for a
+/// record asked for by its path (the reference is to something that is not there).
 pub async fn require_ref<R: Entity>(
     config: &Config,
     field: &str,
@@ -231,7 +232,11 @@ pub async fn require_ref<R: Entity>(
 ) -> Result<R> {
     match config.get::<R>(id).await? {
         Some(record) if ok(&record) => Ok(record),
-        _ => Err(Error::invalid(field, format!("there is no {what} with id {id}"))),
+        _ => {
+            let mut missing = Error::invalid(field, format!("there is no {what} with id {id}"));
+            missing.kind = crate::error::ErrorKind::NotFound;
+            Err(missing)
+        }
     }
 }
 

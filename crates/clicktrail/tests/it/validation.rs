@@ -6,12 +6,27 @@ use serde_json::{Value, json};
 use crate::helpers::{ADMIN_KEY, Auth, TestApp, offer_body};
 
 /// Posts `body` and expects `400 INVALID_PARAMETER` naming `field`, with nothing stored.
+/// Whether the expected words are those of a missing referenced record (`no category with id`).
+fn message_names_a_record(words: &str) -> bool {
+    ["no advertiser", "no affiliate", "no category", "no offer", "no user", "no traffic source", "no coupon"]
+        .iter()
+        .any(|w| words.starts_with(w))
+}
+
 async fn rejects(app: &TestApp, path: &str, body: Value, field: &str, words: &str) {
     let before = app.total(path).await;
     let reply = app.post(path, ADMIN_KEY, body.clone()).await;
-    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{path} {body}: {}", reply.body);
-    assert_eq!(reply.code(), "INVALID_PARAMETER");
-    assert_eq!(reply.body["error"]["status"], 400);
+    // A reference to a record that does not exist is 404 naming the field (as Stripe answers
+    // `resource_missing`); every other bad value is 400.
+    let (status, code) =
+        if words.starts_with("no ") && !words.starts_with("no control") && message_names_a_record(words) {
+            (StatusCode::NOT_FOUND, "NOT_FOUND")
+        } else {
+            (StatusCode::BAD_REQUEST, "INVALID_PARAMETER")
+        };
+    assert_eq!(reply.status, status, "{path} {body}: {}", reply.body);
+    assert_eq!(reply.code(), code);
+    assert_eq!(reply.body["error"]["status"], status.as_u16());
     assert_eq!(reply.body["error"]["field"].as_str(), Some(field), "{path} {body}: {}", reply.body);
     let message = reply.body["error"]["message"].as_str().unwrap_or_default();
     assert!(
@@ -191,14 +206,14 @@ async fn a_rejected_patch_changes_nothing() {
     let app = TestApp::spawn().await;
     let id = app.create_id("/api/offers", offer_body("Keep", json!({"geo": ["US"]}))).await;
     let before = app.get(&format!("/api/offers/{id}"), ADMIN_KEY).await.body;
-    for (patch, field) in [
-        (json!({"payout": -5, "name": "Changed"}), "payout"),
-        (json!({"geo": ["XX"]}), "geo[0]"),
-        (json!({"name": null}), "name"),
-        (json!({"category_id": 12345}), "category_id"),
+    for (patch, field, status) in [
+        (json!({"payout": -5, "name": "Changed"}), "payout", StatusCode::BAD_REQUEST),
+        (json!({"geo": ["XX"]}), "geo[0]", StatusCode::BAD_REQUEST),
+        (json!({"name": null}), "name", StatusCode::BAD_REQUEST),
+        (json!({"category_id": 12345}), "category_id", StatusCode::NOT_FOUND),
     ] {
         let reply = app.patch(&format!("/api/offers/{id}"), ADMIN_KEY, patch).await;
-        assert_eq!((reply.status, reply.body["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some(field)));
+        assert_eq!((reply.status, reply.body["error"]["field"].as_str()), (status, Some(field)));
     }
     assert_eq!(app.get(&format!("/api/offers/{id}"), ADMIN_KEY).await.body, before);
     let bad_role = app.patch("/api/users/1", ADMIN_KEY, json!({"role": "affiliate"})).await;
@@ -218,4 +233,18 @@ async fn records_in_use_are_not_deleted() {
     app.create("/api/offers", offer_body("O", json!({"category_id": cat}))).await;
     assert_eq!(app.delete(&format!("/api/categories/{cat}"), ADMIN_KEY).await.status, StatusCode::CONFLICT);
     assert_eq!(app.get(&format!("/api/categories/{cat}"), ADMIN_KEY).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn integral_numbers_count_as_integers_and_digit_names_get_a_slug() {
+    let app = TestApp::spawn().await;
+    // JSON does not tell 3 from 3.0: an integer field takes both (as JSON Schema says).
+    let source = app.create("/api/traffic-sources", json!({"name": "2024", "position": 3.0})).await;
+    assert_eq!(source["position"], 3);
+    // A name of digits would give a slug that reads as an id: it gets a prefix instead.
+    assert_eq!(source["slug"], "source-2024");
+    let long = app.create("/api/traffic-sources", json!({"name": "9".repeat(255)})).await;
+    assert!(long["slug"].as_str().is_some_and(|s| s.starts_with("source-9") && s.len() <= 64), "{long}");
+    let fraction = app.post("/api/traffic-sources", ADMIN_KEY, json!({"name": "Half", "position": 2.5})).await;
+    assert_eq!(fraction.status, StatusCode::BAD_REQUEST, "{}", fraction.body);
 }
