@@ -4,7 +4,8 @@
 #
 # Needs: cargo-nextest (installed with cargo if missing), PHP's command line (Debian's
 # php-cli), the oracle of the time-expression tests (docs/TIME-EXPRESSIONS.md), and Python's
-# openapi-spec-validator (PyPI), which checks the served OpenAPI document. No variable set
+# openapi-spec-validator and schemathesis (PyPI), which check the served OpenAPI document and
+# fuzz the native API against it (schemathesis.toml). No variable set
 # here may start with CLICKTRAIL_: the server reads those as settings and refuses unknown ones.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,6 +34,11 @@ if ! python3 -c 'import openapi_spec_validator' >/dev/null 2>&1; then
   python3 -m pip install --quiet openapi-spec-validator || as_root python3 -m pip install --quiet --break-system-packages openapi-spec-validator
   python3 -c 'import openapi_spec_validator' || { echo "test: openapi-spec-validator did not install" >&2; exit 1; }
 fi
+if ! command -v schemathesis >/dev/null 2>&1; then
+  echo "test: schemathesis missing; installing it from PyPI"
+  python3 -m pip install --quiet schemathesis || as_root python3 -m pip install --quiet --break-system-packages schemathesis
+  command -v schemathesis >/dev/null 2>&1 || { echo "test: schemathesis did not install (or is not on PATH)" >&2; exit 1; }
+fi
 if ! command -v cargo-nextest >/dev/null 2>&1; then
   echo "test: cargo-nextest missing; installing it"
   cargo install cargo-nextest --locked
@@ -40,5 +46,6 @@ fi
 
 export PHP_ORACLE=required
 export OPENAPI_VALIDATOR=required
+export SCHEMATHESIS=required
 echo "test: $(php -r 'echo "PHP ", PHP_VERSION;') is the strtotime oracle"
 cargo nextest run --workspace --locked "$@"

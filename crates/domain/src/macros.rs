@@ -147,7 +147,7 @@ impl utoipa::PartialSchema for UrlTemplate {
         utoipa::openapi::ObjectBuilder::new()
             .schema_type(utoipa::openapi::schema::Type::String)
             .description(Some("Absolute http(s) URL; may contain {macros}"))
-            .pattern(Some(crate::schema::HTTP_URL_PATTERN))
+            .pattern(Some(crate::schema::URL_TEMPLATE_PATTERN))
             .into()
     }
 }
@@ -170,7 +170,6 @@ impl TryFrom<String> for UrlTemplate {
 
 /// A postback URL template: the postback macros of SPEC §4.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String, example = "https://tracker.example/pb?cid={click_id}&payout={payout}", pattern = "^[Hh][Tt][Tt][Pp][Ss]?://[^\\s/?#]+[^\\s]*$"))]
 #[serde(into = "String", try_from = "String")]
 pub struct PostbackTemplate(UrlTemplate);
 
@@ -256,6 +255,21 @@ impl utoipa::PartialSchema for HttpUrl {
 
 #[cfg(feature = "openapi")]
 impl utoipa::ToSchema for HttpUrl {}
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for PostbackTemplate {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        crate::schema::text(
+            "Absolute http(s) URL; may contain the postback {macros}, e.g. https://tracker.example/pb?cid={click_id}&payout={payout}",
+            Some(crate::schema::URL_TEMPLATE_PATTERN),
+            None,
+            None,
+        )
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for PostbackTemplate {}
 
 #[cfg(test)]
 mod tests {

@@ -372,6 +372,7 @@ pub struct ConversionGuards {
     pub ip_allowlist: Vec<IpNet>,
     /// A secret the advertiser's postback must carry as `token`.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 128, pattern = "\\S"))]
     pub token: Option<String>,
     /// Whether the postback may set `payout` and `revenue` itself.
     #[serde(default)]
@@ -424,6 +425,7 @@ pub struct OfferSpec {
     pub name: Name,
     /// Description for affiliates.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 20000))]
     pub description: Option<String>,
     /// The advertiser who owns the offer.
     #[serde(default)]
@@ -498,9 +500,11 @@ pub struct OfferSpec {
     pub deep_links: DeepLinks,
     /// Platform the offer is mirrored from (`tune`).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 255, pattern = "\\S"))]
     pub external_platform: Option<String>,
     /// Its id there.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 255, pattern = "\\S"))]
     pub external_id: Option<String>,
     /// Free-form JSON object.
     #[serde(default)]
@@ -527,14 +531,14 @@ impl OfferSpec {
                 format!("must be between 1 and {} (got {window})", ConversionGuards::MAX_WINDOW_DAYS),
             ));
         }
-        if self.guards.token.as_deref().is_some_and(|t| t.trim().is_empty() || t.len() > 128) {
+        if self.guards.token.as_deref().is_some_and(|t| t.trim().is_empty() || t.chars().count() > 128) {
             return Err(ValidationError::new("guards.token", "must be 1 to 128 characters"));
         }
-        if self.description.as_deref().is_some_and(|d| d.len() > 20_000) {
+        if self.description.as_deref().is_some_and(|d| d.chars().count() > 20_000) {
             return Err(ValidationError::new("description", "must be at most 20000 characters"));
         }
         for (field, value) in [("external_platform", &self.external_platform), ("external_id", &self.external_id)] {
-            if value.as_deref().is_some_and(|v| v.trim().is_empty() || v.len() > 255) {
+            if value.as_deref().is_some_and(|v| v.trim().is_empty() || v.chars().count() > 255) {
                 return Err(ValidationError::new(field, "must be 1 to 255 characters when given"));
             }
         }

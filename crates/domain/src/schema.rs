@@ -8,8 +8,13 @@ use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 /// No control characters (C0, DEL, C1) anywhere, and one character that is not white space.
 pub const NAME_PATTERN: &str = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$";
 
-/// An absolute `http(s)` URL with a host.
-pub const HTTP_URL_PATTERN: &str = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#]+[^\s]*$";
+/// An absolute `http(s)` URL: a host name whose last label begins with a letter (so it is never
+/// read as an IPv4 number), an optional port, then visible ASCII.
+pub const HTTP_URL_PATTERN: &str = r"^[Hh][Tt][Tt][Pp][Ss]?://([A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?\.)*[A-Za-z]([A-Za-z0-9-]*[A-Za-z0-9])?(:[1-9][0-9]{0,3})?([/?#][\x21-\x7e]*)?$";
+
+/// An `http(s)` URL template as [`HTTP_URL_PATTERN`], without braces: `{macros}` are taken but
+/// must name known macros, which a pattern cannot say, so the pattern leaves them out.
+pub const URL_TEMPLATE_PATTERN: &str = r"^[Hh][Tt][Tt][Pp][Ss]?://([A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?\.)*[A-Za-z]([A-Za-z0-9-]*[A-Za-z0-9])?(:[1-9][0-9]{0,3})?([/?#][\x21-\x7a\x7c\x7e]*)?$";
 
 /// A string schema with a description and, where given, a pattern, lengths or the values.
 pub fn text(

@@ -8,6 +8,9 @@ use serde_json::{Map, Value, json};
 
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
 
+/// An IPv4 network in CIDR form.
+const IPV4_CIDR: &str = r"^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])/(3[0-2]|[12]?[0-9])$";
+
 /// `getOffersById` for `GET /api/offers/{id}`: the method, then each path segment after `/api/`
 /// in camel case, a parameter as `By<Name>`.
 fn operation_id(method: &str, path: &str) -> String {
@@ -62,6 +65,12 @@ pub fn document(generated: &utoipa::openapi::OpenApi) -> Value {
     if let Some(schemas) = doc.pointer_mut("/components/schemas").and_then(Value::as_object_mut) {
         schemas.insert("Error".into(), error_schema());
         read_views(schemas);
+        if let Some(items) =
+            schemas.get_mut("ConversionGuards").and_then(|g| g.pointer_mut("/properties/ip_allowlist/items"))
+        {
+            // IPv6 networks are taken too; the pattern describes the IPv4 form.
+            *items = json!({"type": "string", "description": "A network in CIDR form (203.0.113.0/24; IPv6 too)", "pattern": IPV4_CIDR});
+        }
     }
     let mut doc_patches: Map<String, Value> = Map::new();
     let mut doc_roles = false;
@@ -136,10 +145,12 @@ pub fn document(generated: &utoipa::openapi::OpenApi) -> Value {
                         "description".into(),
                         format!("A JSON merge patch of {name}: any of its fields").into(),
                     );
+                    let components = schemas.clone();
                     if let Some(properties) = object.get_mut("properties").and_then(Value::as_object_mut) {
                         // A user's role is chosen at creation.
                         properties.remove("role");
                         for (field, schema) in properties.iter_mut() {
+                            patch_nested(schema, &components, 3);
                             // `null` removes an optional field; a required one must keep a value.
                             if !required.iter().any(|r| r == field.as_str()) && !accepts_null(schema) {
                                 *schema = json!({"oneOf": [schema.clone(), {"type": "null"}]});
@@ -188,6 +199,27 @@ fn role_schemas(schemas: &mut Map<String, Value>) {
         any.insert("if".into(), json!({"properties": {"role": {"const": "affiliate"}}}));
         any.insert("else".into(), json!({"properties": {"affiliate_group_id": {"type": "null"}}}));
     }
+}
+
+/// A merge patch reaches into nested objects too: a property that is an object of the
+/// components becomes that object with no field required and each one nullable.
+fn patch_nested(schema: &mut Value, components: &Map<String, Value>, depth: u8) {
+    let Some(name) = schema["$ref"].as_str().and_then(|r| r.strip_prefix("#/components/schemas/")) else { return };
+    let Some(target) = components.get(name) else { return };
+    if depth == 0 || target["type"] != "object" || target.get("properties").is_none() {
+        return;
+    }
+    let mut inline = target.clone();
+    if let Some(object) = inline.as_object_mut() {
+        object.remove("required");
+        for field in object.get_mut("properties").and_then(Value::as_object_mut).into_iter().flatten().map(|(_, s)| s) {
+            patch_nested(field, components, depth - 1);
+            if !accepts_null(field) {
+                *field = json!({"oneOf": [field.clone(), {"type": "null"}]});
+            }
+        }
+    }
+    *schema = inline;
 }
 
 /// Whether a property schema already takes `null`.
