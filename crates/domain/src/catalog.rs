@@ -44,6 +44,7 @@ pub struct TrafficSourceSpec {
     pub slug: Option<Slug>,
     /// Display order; new sources go last.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>, minimum = 0, maximum = 4294967295_i64))]
     pub position: Option<u32>,
 }
 

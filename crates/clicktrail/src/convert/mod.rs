@@ -60,7 +60,10 @@ impl Inbound {
     pub fn from_pairs(pairs: &[(String, String)]) -> Self {
         let mut i = Self::default();
         for (k, v) in pairs {
-            let v = Some(v.trim().to_owned()).filter(|v| !v.is_empty());
+            // An empty value is no value: it never clears what another name of the same field
+            // gave (`click_id=…&transaction_id=`).
+            let Some(v) = Some(v.trim().to_owned()).filter(|v| !v.is_empty()) else { continue };
+            let v = Some(v);
             match k.as_str() {
                 "click_id" | "transaction_id" => i.click_id = v,
                 "offer_id" => i.offer_id = v,

@@ -130,6 +130,7 @@ pub fn document(generated: &utoipa::openapi::OpenApi) -> Value {
             }
             paths.insert(path, item);
         }
+        empty_means_absent(paths);
     }
     if let Some(schemas) = doc.pointer_mut("/components/schemas").and_then(Value::as_object_mut) {
         if doc_roles {
@@ -262,6 +263,25 @@ fn merge_patches(patches: &mut Map<String, Value>, paths: &mut Map<String, Value
     }
 }
 
+/// Every surface reads an empty query value as no value: a value list says so with `""`.
+fn empty_means_absent(paths: &mut Map<String, Value>) {
+    for item in paths.values_mut() {
+        for method in METHODS {
+            let Some(params) = item.get_mut(method).and_then(|o| o.get_mut("parameters")).and_then(Value::as_array_mut)
+            else {
+                continue;
+            };
+            for param in params.iter_mut().filter(|p| p["in"] == "query") {
+                if let Some(values) = param.pointer_mut("/schema/enum").and_then(Value::as_array_mut)
+                    && !values.iter().any(|v| v == "")
+                {
+                    values.push("".into());
+                }
+            }
+        }
+    }
+}
+
 /// The report's parameters as the parser reads them.
 fn report_parameters(paths: &mut Map<String, Value>) {
     let Some(params) =
@@ -383,8 +403,8 @@ fn other_routes() -> Vec<(String, Value)> {
         path_param("affiliate", "Affiliate id", json!({"type": "string"})),
         query(
             "async",
-            "`json`: answer the click id as JSON instead of redirecting",
-            json!({"type": "string", "enum": ["json"]}),
+            "`json`: answer the click id as JSON instead of redirecting (other values are ignored)",
+            json!({"type": "string"}),
         ),
     ];
     click_params.extend(sub_ids);
@@ -403,17 +423,32 @@ fn other_routes() -> Vec<(String, Value)> {
         ("token", "The offer's token, when it requires one"),
     ]
     .iter()
-    .map(|(n, d)| query(n, d, json!({"type": "string"})))
+    .map(|(n, d)| {
+        let schema = match *n {
+            // Empty is no value, as for every parameter.
+            "click_id" | "transaction_id" => json!({"type": "string", "pattern": "^([0-9a-fA-F]{32})?$"}),
+            _ => json!({"type": "string"}),
+        };
+        query(n, d, schema)
+    })
     .collect();
+    // Server to server, a conversion names its click (or a coupon); the pixel reads the cookie.
+    let mut server_params = postback_params.clone();
+    server_params[0]["required"] = true.into();
+    server_params[0]["schema"] = json!({"type": "string", "pattern": "^[0-9a-fA-F]{32}$"});
+    server_params[0]["description"] = "The click (or `transaction_id`, or a `coupon_code` with `offer_id`)".into();
     let conversion = json!({"200": json_answer("Recorded (or `\"duplicate\": true`): `conversion_id`, `status`, `payout`, `revenue`"), "400": json_answer("A parameter is invalid"), "403": json_answer("Token or source address refused"), "404": json_answer("No such click, coupon or offer"), "413": json_answer("The body is larger than 1 MiB")});
     let e_auth = || header("Authorization", "`Bearer <key>`");
     let e_errors = |ok: &str| json!({"200": json_answer(ok), "400": json_answer("`{\"error\":{\"code\":\"invalid_request\",…}}`"), "401": json_answer("Unauthorised"), "403": json_answer("Forbidden"), "404": json_answer("Not found"), "429": json_answer("Rate limited")});
-    let date =
-        |name: &str| query(name, "YYYY-MM-DD in the caller's time zone", json!({"type": "string", "format": "date"}));
+    let date = |name: &str| {
+        let mut p = query(name, "YYYY-MM-DD in the caller's time zone", json!({"type": "string", "format": "date"}));
+        p["required"] = true.into();
+        p
+    };
     let pages = || {
         vec![
-            query("page", "Page, from 1", json!({"type": "integer", "minimum": 1})),
-            query("per_page", "At most 100", json!({"type": "integer", "minimum": 1})),
+            query("page", "Page, from 1", json!({"type": "integer", "minimum": 1, "maximum": i64::MAX})),
+            query("per_page", "More than 100 is 100", json!({"type": "integer", "minimum": 1, "maximum": i64::MAX})),
         ]
     };
     vec![
@@ -432,8 +467,8 @@ fn other_routes() -> Vec<(String, Value)> {
         (
             "/postback".into(),
             json!({
-                "get": operation("postback", "A conversion, server to server (query parameters)", postback_params.clone(), conversion.clone()),
-                "post": operation("postback", "A conversion: query, form or JSON body with the same fields", postback_params.clone(), conversion.clone()),
+                "get": operation("postback", "A conversion, server to server (query parameters)", server_params.clone(), conversion.clone()),
+                "post": operation("postback", "A conversion: query, form or JSON body with the same fields", server_params, conversion.clone()),
             }),
         ),
         (
@@ -442,7 +477,7 @@ fn other_routes() -> Vec<(String, Value)> {
         ),
         (
             "/api/v1.2/admin/offerStats/{startTime}/{endTime}/".into(),
-            json!({"get": operation("dialect A", "Offer statistics between two times (unix times or PHP strtotime expressions)", vec![path_param("startTime", "Start", json!({"type": "string"})), path_param("endTime", "End (a whole day includes that day)", json!({"type": "string"})), header("x-api-key", "An admin key"), header("x-user-id", "The key's user id"), query("timezone", "IANA zone", json!({"type": "string"})), query("offer_id", "Offer ids, comma-separated", json!({"type": "string"})), query("country", "ISO country", json!({"type": "string"}))], json!({"200": json_answer("`{\"data\": [[range, offer id, name, impressions, clicks, …]]}`"), "400": json_answer("A parameter is invalid"), "401": json_answer("Unauthorised"), "403": json_answer("Not an admin"), "429": json_answer("Rate limited")}))}),
+            json!({"get": operation("dialect A", "Offer statistics between two times (unix times or PHP strtotime expressions)", vec![path_param("startTime", "Start: a unix time or any expression PHP's strtotime reads (examples listed)", json!({"type": "string", "enum": ["today", "yesterday", "-7 days", "-30 days", "first day of this month"]})), path_param("endTime", "End (a whole day includes that day)", json!({"type": "string", "enum": ["today", "tomorrow", "now"]})), header("x-api-key", "An admin key"), header("x-user-id", "The key's user id"), query("timezone", "IANA zone", json!({"type": "string", "enum": clicktrail_domain::schema::zone_names()})), query("offer_id", "One offer id", json!({"type": "string", "pattern": "^([0-9]{1,18})?$"})), query("country", "ISO country", json!({"type": "string", "enum": clicktrail_domain::schema::country_codes()}))], json!({"200": json_answer("`{\"data\": [[range, offer id, name, impressions, clicks, …]]}`"), "400": json_answer("A parameter is invalid"), "401": json_answer("Unauthorised"), "403": json_answer("Not an admin"), "429": json_answer("Rate limited")}))}),
         ),
         (
             "/api/traffic-source".into(),
@@ -450,7 +485,7 @@ fn other_routes() -> Vec<(String, Value)> {
         ),
         (
             "/api/v2/offers".into(),
-            json!({"get": operation("dialect C", "Offers, paginated", [vec![header("X-Api-Key", "The API key"), query("status", "active, paused or archived", json!({"type": "string", "enum": ["active", "paused", "archived"]}))], pages()].concat(), json!({"200": json_answer("`{\"status\":1,\"offers\":[…],\"pagination\":{…}}`"), "400": json_answer("Invalid parameter"), "401": json_answer("Unauthorised"), "429": json_answer("Rate limited")}))}),
+            json!({"get": operation("dialect C", "Offers, paginated", [vec![header("X-Api-Key", "The API key"), query("status", "active, paused or archived; empty for every status", json!({"type": "string", "pattern": "^(active|paused|archived)?$"}))], pages()].concat(), json!({"200": json_answer("`{\"status\":1,\"offers\":[…],\"pagination\":{…}}`"), "400": json_answer("Invalid parameter"), "401": json_answer("Unauthorised"), "429": json_answer("Rate limited")}))}),
         ),
         (
             "/v1/affiliates/reporting/clicks/stream".into(),
@@ -467,7 +502,7 @@ fn other_routes() -> Vec<(String, Value)> {
         ),
         (
             "/v1/offers".into(),
-            json!({"get": operation("dialect E", "Offers", [vec![e_auth(), query("status", "active (default), paused or all", json!({"type": "string"})), query("geo", "ISO country", json!({"type": "string"})), query("sort", "id, name or payout", json!({"type": "string"}))], pages()].concat(), e_errors("`{\"data\":[…],\"meta\":{…}}`"))}),
+            json!({"get": operation("dialect E", "Offers", [vec![e_auth(), query("status", "active (default), paused or all", json!({"type": "string", "enum": ["active", "paused", "all"]})), query("geo", "ISO country", json!({"type": "string", "enum": clicktrail_domain::schema::country_codes()})), query("sort", "id, name, payout or epc; - first to reverse", json!({"type": "string", "enum": ["id", "name", "payout", "epc", "-id", "-name", "-payout", "-epc"]}))], pages()].concat(), e_errors("`{\"data\":[…],\"meta\":{…}}`"))}),
         ),
         (
             "/v1/offers/{offer_id}".into(),
@@ -475,11 +510,11 @@ fn other_routes() -> Vec<(String, Value)> {
         ),
         (
             "/v1/stats".into(),
-            json!({"get": operation("dialect E", "Statistics between two dates", vec![e_auth(), date("date_from"), date("date_to"), query("group_by", "date, offer, country or sub1", json!({"type": "string"}))], e_errors("`{\"data\":[…]}`"))}),
+            json!({"get": operation("dialect E", "Statistics between two dates", vec![e_auth(), date("date_from"), date("date_to"), query("group_by", "Comma-separated: date, offer, geo, sub1…sub5, device, os", json!({"type": "string", "pattern": "^((date|offer|geo|sub1|sub2|sub3|sub4|sub5|device|os)(,(date|offer|geo|sub1|sub2|sub3|sub4|sub5|device|os))*)?$"}))], e_errors("`{\"data\":[…]}`"))}),
         ),
         (
             "/v1/conversions".into(),
-            json!({"get": operation("dialect E", "Conversions between two dates", [vec![e_auth(), date("date_from"), date("date_to"), query("status", "all, approved, pending or rejected", json!({"type": "string"}))], pages()].concat(), e_errors("`{\"data\":[…],\"meta\":{…}}`"))}),
+            json!({"get": operation("dialect E", "Conversions between two dates", [vec![e_auth(), date("date_from"), date("date_to"), query("status", "all, approved, pending or rejected", json!({"type": "string", "enum": ["all", "approved", "pending", "rejected"]}))], pages()].concat(), e_errors("`{\"data\":[…],\"meta\":{…}}`"))}),
         ),
         (
             "/v1/postbacks".into(),

@@ -553,3 +553,26 @@ async fn dialect_e_postbacks() {
     assert_eq!(again.status(), StatusCode::NOT_FOUND);
     assert_eq!(again.json::<Value>().await.unwrap()["error"]["code"], "NOT_FOUND");
 }
+
+#[tokio::test]
+async fn an_empty_alias_never_clears_the_click_id() {
+    let app = TestApp::spawn().await;
+    let offer = app.create_id("/api/offers", crate::helpers::offer_body("Alias", json!({}))).await;
+    let affiliate = app.create_id("/api/affiliates", json!({"name": "Alias"})).await;
+    let click: Value = app
+        .raw
+        .get(format!("{}/c/{offer}/{affiliate}?async=json", app.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = click["transaction_id"].as_str().unwrap();
+    // Trackers send every field of their template, empty ones included.
+    let url = format!("{}/postback?click_id={id}&transaction_id=&coupon_code=&amount=", app.base);
+    let answer = app.raw.get(url).send().await.unwrap();
+    assert_eq!(answer.status(), reqwest::StatusCode::OK);
+    let body: Value = answer.json().await.unwrap();
+    assert_eq!(body["status"], "approved", "{body}");
+}
