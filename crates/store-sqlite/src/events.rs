@@ -414,7 +414,7 @@ fn append_batch(conn: &mut Connection, batch: &EventBatch) -> Result<(), StoreEr
             .map_err(backend)?;
         }
         let mut stmt = tx
-            .prepare_cached(
+            .prepare_cached(concat!(
                 "INSERT INTO rollup_clicks (bucket, offer_id, affiliate_id, source_id, country, device_type, os,
                     impressions, clicks, unique_clicks, accepted, rejected, filtered, payout, revenue)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
@@ -422,8 +422,11 @@ fn append_batch(conn: &mut Connection, batch: &EventBatch) -> Result<(), StoreEr
                     impressions = impressions + excluded.impressions, clicks = clicks + excluded.clicks,
                     unique_clicks = unique_clicks + excluded.unique_clicks, accepted = accepted + excluded.accepted,
                     rejected = rejected + excluded.rejected, filtered = filtered + excluded.filtered,
-                    payout = payout + excluded.payout, revenue = revenue + excluded.revenue",
-            )
+                    ",
+                crate::saturating_add!("payout"),
+                ", ",
+                crate::saturating_add!("revenue")
+            ))
             .map_err(backend)?;
         for (k, s) in rollups_of(batch) {
             stmt.execute(params![
@@ -745,13 +748,18 @@ fn traffic_totals(r: &Row<'_>, at: usize) -> rusqlite::Result<Totals> {
         impressions: count(r.get(at)?),
         clicks: count(r.get(at + 1)?),
         unique_clicks: count(r.get(at + 2)?),
-        payout: from_units(r.get(at + 3)?),
-        revenue: from_units(r.get(at + 4)?),
+        payout: crate::split_sum(r, at + 3)?,
+        revenue: crate::split_sum(r, at + 5)?,
         ..Totals::default()
     })
 }
 
-const ROLLUP_SUMS: &str = "sum(impressions), sum(clicks), sum(unique_clicks), sum(payout), sum(revenue)";
+const ROLLUP_SUMS: &str = concat!(
+    "sum(impressions), sum(clicks), sum(unique_clicks), ",
+    crate::money_sum!("payout"),
+    ", ",
+    crate::money_sum!("revenue")
+);
 
 fn traffic_tally(conn: &Connection, query: &TallyQuery) -> Result<Tallies, StoreError> {
     let cube = Cube::for_query(query);
@@ -788,7 +796,7 @@ fn traffic_tally(conn: &Connection, query: &TallyQuery) -> Result<Tallies, Store
                 args: vec![id_bound_ms(piece.from_ms).into(), id_bound_ms(piece.to_ms).into()],
                 time: time("ts / 900000 * 900"),
                 columns: tally::columns(query, raw_column)?,
-                sums: tally::RAW_CLICK_SUMS,
+                sums: tally::RAW_CLICK_READ_SUMS,
             };
             tally::filter(&mut clicks, query, raw_column)?;
             tally::read(conn, &clicks, query, piece.from_ms, traffic_totals, out)?;
@@ -798,7 +806,7 @@ fn traffic_tally(conn: &Connection, query: &TallyQuery) -> Result<Tallies, Store
                 args: vec![piece.from_ms.into(), piece.to_ms.into()],
                 time: time("ts / 900000 * 900"),
                 columns: tally::columns(query, raw_column)?,
-                sums: tally::RAW_IMPRESSION_SUMS,
+                sums: tally::RAW_IMPRESSION_READ_SUMS,
             };
             tally::filter(&mut impressions, query, raw_column)?;
             tally::read(conn, &impressions, query, piece.from_ms, traffic_totals, out)

@@ -117,9 +117,13 @@ struct Target {
     field: Option<(u8, &'static str)>,
 }
 
-const UPSERT: &str = "ON CONFLICT DO UPDATE SET impressions = impressions + excluded.impressions,
-    clicks = clicks + excluded.clicks, unique_clicks = unique_clicks + excluded.unique_clicks,
-    payout = payout + excluded.payout, revenue = revenue + excluded.revenue";
+const UPSERT: &str = concat!(
+    "ON CONFLICT DO UPDATE SET impressions = impressions + excluded.impressions,
+    clicks = clicks + excluded.clicks, unique_clicks = unique_clicks + excluded.unique_clicks, ",
+    crate::saturating_add!("payout"),
+    ", ",
+    crate::saturating_add!("revenue")
+);
 
 impl Target {
     /// The target's `INSERT INTO … SELECT` up to the sums (a row starts at `bucket`, an
@@ -143,8 +147,10 @@ impl Target {
         let g = self.grain;
         let (insert, group) = self.insert_select(&format!("bucket / {g} * {g}"), &format!("bucket / {g}"));
         format!(
-            "{insert}, sum(impressions), sum(clicks), sum(unique_clicks), sum(payout), sum(revenue) FROM rollup_clicks
-             WHERE bucket >= ?1 AND bucket < ?2 {group} {UPSERT}"
+            "{insert}, sum(impressions), sum(clicks), sum(unique_clicks), {payout}, {revenue} FROM rollup_clicks
+             WHERE bucket >= ?1 AND bucket < ?2 {group} {UPSERT}",
+            payout = crate::saturating_money_sum!("payout"),
+            revenue = crate::saturating_money_sum!("revenue")
         )
     }
 

@@ -52,6 +52,26 @@ macro_rules! money_sum {
 }
 pub(crate) use money_sum;
 
+/// The SQL of a money column's sum as one integer that saturates at the largest `i64` instead
+/// of failing (SQLite's `sum()` raises "integer overflow"): for folding rollup cells.
+macro_rules! saturating_money_sum {
+    ($column:literal) => {
+        concat!(
+            "CASE WHEN sum(",
+            $column,
+            " / 100000000) + sum(",
+            $column,
+            " % 100000000) / 100000000 >= 92233720368 ",
+            "THEN 9223372036854775807 ELSE sum(",
+            $column,
+            " / 100000000) * 100000000 + sum(",
+            $column,
+            " % 100000000) END"
+        )
+    };
+}
+pub(crate) use saturating_money_sum;
+
 /// Reads the two columns of [`money_sum!`] at `at`.
 pub(crate) fn split_sum(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Decimal> {
     let whole: Option<i64> = r.get(at)?;

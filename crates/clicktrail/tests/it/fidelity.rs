@@ -603,3 +603,72 @@ async fn csv_exports_quote_every_cell_and_neutralise_formulas() {
     want.sort();
     assert_eq!(got, want);
 }
+
+#[tokio::test]
+async fn click_money_at_the_extremes_sums_exactly_and_never_overflows() {
+    let app = app().await;
+    let aff = app.create_id("/api/affiliates", json!({"name": "Pub"})).await;
+    // The largest CPC amount an offer may have: 60 clicks on each of two offers are 120 billion
+    // together, past what an i64 of 10^-8ths holds (92,233,720,368); 100 clicks on a third put
+    // one rollup cell (a quarter hour of one offer, affiliate, source, country and device) past
+    // it.
+    let body = |name: &str| {
+        offer_body(
+            name,
+            json!({"payout_type": "cpc", "payout": 1_000_000_000, "revenue_type": "cpc", "revenue": 1_000_000_000}),
+        )
+    };
+    let (a, b, c) = (
+        app.create_id("/api/offers", body("CPC A")).await,
+        app.create_id("/api/offers", body("CPC B")).await,
+        app.create_id("/api/offers", body("CPC C")).await,
+    );
+    let mut n = 0;
+    for (offer, clicks) in [(a, 60), (b, 60), (c, 100)] {
+        for _ in 0..clicks {
+            n += 1;
+            let answer = click(&app, offer, aff, "", &format!("198.18.{}.{}", n / 250, n % 250 + 1)).await;
+            assert!(answer.get("error_code").is_none(), "{answer}");
+        }
+    }
+    let (from, to) = ("-1 day", "tomorrow");
+    for _ in 0..100 {
+        let r = app.get(&format!("/api/reports?from={from}&to={to}"), ADMIN_KEY).await;
+        if r.body["totals"]["clicks"] == 220 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let report = app.get(&format!("/api/reports?from={from}&to={to}&group_by=offer&offer_id={a},{b}"), ADMIN_KEY).await;
+    assert_eq!(report.status, StatusCode::OK, "{}", report.body);
+    assert_eq!(report.body["totals"]["payout"], json!(120_000_000_000.0_f64), "exact past i64: {}", report.body);
+    assert_eq!(report.body["totals"]["revenue"], json!(120_000_000_000.0_f64), "{}", report.body);
+    let saturated = app.get(&format!("/api/reports?from={from}&to={to}&offer_id={c}"), ADMIN_KEY).await;
+    assert_eq!(saturated.status, StatusCode::OK, "{}", saturated.body);
+    assert_eq!(
+        saturated.body["totals"]["payout"],
+        json!(92_233_720_368.55_f64),
+        "one cell saturates: {}",
+        saturated.body
+    );
+    for path in [
+        format!("/api/reports?from={from}&to={to}&group_by=hour,country"),
+        format!("/api/reports?from={from}&to={to}&format=csv"),
+    ] {
+        let answer = app.raw.get(format!("{}{path}", app.base)).bearer_auth(ADMIN_KEY).send().await.unwrap();
+        assert_eq!(answer.status(), StatusCode::OK, "{path}");
+    }
+    let today = chrono::Utc::now().date_naive();
+    let (status, stats) = crate::dialects::get(
+        &app,
+        &format!(
+            "/v1/stats?date_from={}&date_to={}",
+            today - chrono::Duration::days(1),
+            today + chrono::Duration::days(1)
+        ),
+        &[("authorization", &format!("Bearer {ADMIN_KEY}"))],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{stats}");
+    assert_eq!(stats["data"][0]["clicks"], 220, "{stats}");
+}

@@ -204,7 +204,7 @@ async fn schemathesis_finds_nothing_on_any_surface() {
             .arg("--config-file")
             .arg(&config)
             .args(["run", &url, "-H", &format!("Authorization: Bearer {ADMIN_KEY}")])
-            .args(["--phases", "examples,coverage,fuzzing"])
+            .args(["--phases", "examples,coverage,fuzzing,stateful"])
             // The dialects' own headers (schemathesis.toml) carry the same admin key.
             .env("TEST_KEY", ADMIN_KEY)
             .args(["--max-examples", "10", "--seed", "20261202", "--generation-deterministic", "--no-color"])
