@@ -36,7 +36,7 @@ async fn main() -> anyhow::Result<()> {
     let mut settings = clicktrail::Settings::default();
     settings.data_dir = dir.into();
     settings.admin_key = Some(clicktrail::settings::Secret::new(admin.clone()));
-    let (config, op) = clicktrail::cli::open_for_operator(&settings).await?;
+    let (config, op) = clicktrail::cli::open_network(&settings).await?;
     let mut offers = Vec::new();
     for i in 0..24 {
         let body = json!({"name": format!("Offer {i}"), "destination_url": "https://shop.example/?c={click_id}", "payout": 2, "payout_type": "cpa", "revenue": 3});
