@@ -219,11 +219,8 @@ fn backup(source: &std::path::Path, dest: &std::path::Path) -> anyhow::Result<()
             bail!("{} is not empty; back up into a new or empty directory", dest.display());
         }
     }
-    let mut dir = std::fs::DirBuilder::new();
-    dir.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut dir, 0o700);
-    dir.create(dest).with_context(|| format!("cannot create {}", dest.display()))?;
+    // Owner-only, like a data directory: the copy holds the same secrets.
+    clicktrail_store_sqlite::create_data_dir(dest)?;
     let started = std::time::Instant::now();
     let mut total = 0;
     for name in clicktrail_store_sqlite::DATABASES {
@@ -242,11 +239,12 @@ fn backup(source: &std::path::Path, dest: &std::path::Path) -> anyhow::Result<()
     }
     let geoip = source.join(crate::track::enrich::GEOIP_DIR);
     if geoip.is_dir() {
-        dir.create(dest.join(crate::track::enrich::GEOIP_DIR))?;
+        let geoip_copy = dest.join(crate::track::enrich::GEOIP_DIR);
+        clicktrail_store_sqlite::create_data_dir(&geoip_copy)?;
         for file in crate::track::enrich::geoip_files(None, source) {
             let Some(name) = file.file_name() else { continue };
-            let target = dest.join(crate::track::enrich::GEOIP_DIR).join(name);
-            let bytes = std::fs::copy(&file, &target).with_context(|| format!("cannot copy {}", file.display()))?;
+            let bytes = std::fs::copy(&file, geoip_copy.join(name))
+                .with_context(|| format!("cannot copy {}", file.display()))?;
             total += bytes;
             println!("Copied the GeoIP database {} ({})", name.to_string_lossy(), size(bytes));
         }

@@ -107,25 +107,12 @@ impl Default for TimeZone {
     }
 }
 
-#[cfg(feature = "openapi")]
-impl utoipa::PartialSchema for CountryCode {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        crate::schema::text("ISO 3166-1 alpha-2 country code", None, None, Some(crate::schema::country_codes()))
-    }
-}
+openapi_schema!(
+    CountryCode,
+    crate::schema::text("ISO 3166-1 alpha-2 country code", None, None, Some(crate::schema::country_codes()))
+);
 
-#[cfg(feature = "openapi")]
-impl utoipa::ToSchema for CountryCode {}
-
-#[cfg(feature = "openapi")]
-impl utoipa::PartialSchema for TimeZone {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        crate::schema::text("IANA time zone", None, None, Some(crate::schema::zone_names()))
-    }
-}
-
-#[cfg(feature = "openapi")]
-impl utoipa::ToSchema for TimeZone {}
+openapi_schema!(TimeZone, crate::schema::text("IANA time zone", None, None, Some(crate::schema::zone_names())));
 
 #[cfg(test)]
 mod tests {

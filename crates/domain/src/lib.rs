@@ -9,6 +9,22 @@
 
 #![forbid(unsafe_code)]
 
+/// Gives a validated type its OpenAPI schema (`$schema`, built with [`schema`]'s helpers), when
+/// the `openapi` feature is on.
+macro_rules! openapi_schema {
+    ($ty:ty, $schema:expr) => {
+        #[cfg(feature = "openapi")]
+        impl utoipa::PartialSchema for $ty {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                $schema
+            }
+        }
+
+        #[cfg(feature = "openapi")]
+        impl utoipa::ToSchema for $ty {}
+    };
+}
+
 pub mod catalog;
 pub mod click;
 pub mod conversion;

@@ -141,19 +141,15 @@ impl UrlTemplate {
     }
 }
 
-#[cfg(feature = "openapi")]
-impl utoipa::PartialSchema for UrlTemplate {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        utoipa::openapi::ObjectBuilder::new()
-            .schema_type(utoipa::openapi::schema::Type::String)
-            .description(Some("Absolute http(s) URL; may contain {macros}"))
-            .pattern(Some(crate::schema::URL_TEMPLATE_PATTERN))
-            .into()
-    }
-}
-
-#[cfg(feature = "openapi")]
-impl utoipa::ToSchema for UrlTemplate {}
+openapi_schema!(
+    UrlTemplate,
+    crate::schema::text(
+        "Absolute http(s) URL; may contain {macros}",
+        Some(crate::schema::URL_TEMPLATE_PATTERN),
+        None,
+        None
+    )
+);
 
 impl From<UrlTemplate> for String {
     fn from(t: UrlTemplate) -> String {
@@ -246,30 +242,20 @@ impl TryFrom<String> for HttpUrl {
     }
 }
 
-#[cfg(feature = "openapi")]
-impl utoipa::PartialSchema for HttpUrl {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        crate::schema::text("Absolute http(s) URL", Some(crate::schema::HTTP_URL_PATTERN), None, None)
-    }
-}
+openapi_schema!(
+    HttpUrl,
+    crate::schema::text("Absolute http(s) URL", Some(crate::schema::HTTP_URL_PATTERN), None, None)
+);
 
-#[cfg(feature = "openapi")]
-impl utoipa::ToSchema for HttpUrl {}
-
-#[cfg(feature = "openapi")]
-impl utoipa::PartialSchema for PostbackTemplate {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        crate::schema::text(
-            "Absolute http(s) URL; may contain the postback {macros}, e.g. https://tracker.example/pb?cid={click_id}&payout={payout}",
-            Some(crate::schema::URL_TEMPLATE_PATTERN),
-            None,
-            None,
-        )
-    }
-}
-
-#[cfg(feature = "openapi")]
-impl utoipa::ToSchema for PostbackTemplate {}
+openapi_schema!(
+    PostbackTemplate,
+    crate::schema::text(
+        "Absolute http(s) URL; may contain the postback {macros}, e.g. https://tracker.example/pb?cid={click_id}&payout={payout}",
+        Some(crate::schema::URL_TEMPLATE_PATTERN),
+        None,
+        None,
+    )
+);
 
 #[cfg(test)]
 mod tests {

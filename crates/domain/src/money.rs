@@ -182,32 +182,22 @@ impl Default for Currency {
     }
 }
 
-#[cfg(feature = "openapi")]
-impl utoipa::PartialSchema for Currency {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        crate::schema::text("ISO 4217 currency code", None, None, Some(crate::schema::currency_codes()))
-    }
-}
+openapi_schema!(
+    Currency,
+    crate::schema::text("ISO 4217 currency code", None, None, Some(crate::schema::currency_codes()))
+);
 
-#[cfg(feature = "openapi")]
-impl utoipa::ToSchema for Currency {}
-
-#[cfg(feature = "openapi")]
-impl utoipa::PartialSchema for Money {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        utoipa::openapi::ObjectBuilder::new()
-            .schema_type(utoipa::openapi::schema::Type::Number)
-            .description(Some("An amount or percentage: 0 to 1,000,000,000, at most 4 decimals"))
-            .minimum(Some(0))
-            .maximum(Some(1_000_000_000))
-            .multiple_of(Some(0.0001))
-            .examples([2.5])
-            .into()
-    }
-}
-
-#[cfg(feature = "openapi")]
-impl utoipa::ToSchema for Money {}
+openapi_schema!(
+    Money,
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::Number)
+        .description(Some("An amount or percentage: 0 to 1,000,000,000, at most 4 decimals"))
+        .minimum(Some(0))
+        .maximum(Some(1_000_000_000))
+        .multiple_of(Some(0.0001))
+        .examples([2.5])
+        .into()
+);
 
 #[cfg(test)]
 mod tests {

@@ -151,20 +151,15 @@ impl Slug {
 }
 string_newtype!(Slug);
 
-#[cfg(feature = "openapi")]
-impl utoipa::PartialSchema for Name {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        crate::schema::text(
-            "1 to 255 characters, no control characters",
-            Some(crate::schema::NAME_PATTERN),
-            Some((1, Self::MAX)),
-            None,
-        )
-    }
-}
-
-#[cfg(feature = "openapi")]
-impl utoipa::ToSchema for Name {}
+openapi_schema!(
+    Name,
+    crate::schema::text(
+        "1 to 255 characters, no control characters",
+        Some(crate::schema::NAME_PATTERN),
+        Some((1, Self::MAX)),
+        None,
+    )
+);
 
 #[cfg(test)]
 mod tests {

@@ -14,7 +14,7 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
 
 use crate::tally::{self, Select, Table, raw_column, rollup_column};
-use crate::{SqliteStore, backend, count, from_ms, money_sum, ms, saturating_add, split_sum, to_units};
+use crate::{SqliteStore, backend, count, from_ms, ms, saturating_add, split_sum, to_units};
 
 fn to_doc(c: &Conversion) -> Result<String, StoreError> {
     serde_json::to_string(c).map_err(|e| StoreError::Corrupt { kind: "conversion", id: c.id, message: e.to_string() })
@@ -150,9 +150,7 @@ fn conversion_tally(conn: &Connection, query: &TallyQuery) -> Result<Tallies, St
                 sums: concat!(
                     "sum(CASE WHEN is_lead = 1 THEN conversions ELSE 0 END), ",
                     "sum(CASE WHEN is_lead = 1 THEN 0 ELSE conversions END), ",
-                    money_sum!("payout"),
-                    ", ",
-                    money_sum!("revenue")
+                    crate::money_columns!(money_sum)
                 ),
             };
             tally::filter(&mut select, query, rollup_column)?;
@@ -167,7 +165,7 @@ fn conversion_tally(conn: &Connection, query: &TallyQuery) -> Result<Tallies, St
                 args,
                 time: time("created_at / 900000 * 900"),
                 columns: tally::columns(query, raw_column)?,
-                sums: concat!("sum(is_lead), sum(1 - is_lead), ", money_sum!("payout"), ", ", money_sum!("revenue")),
+                sums: concat!("sum(is_lead), sum(1 - is_lead), ", crate::money_columns!(money_sum)),
             };
             tally::filter(&mut select, query, raw_column)?;
             tally::read(conn, &select, query, piece.from_ms, conversion_totals, out)

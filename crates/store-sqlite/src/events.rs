@@ -754,12 +754,8 @@ fn traffic_totals(r: &Row<'_>, at: usize) -> rusqlite::Result<Totals> {
     })
 }
 
-const ROLLUP_SUMS: &str = concat!(
-    "sum(impressions), sum(clicks), sum(unique_clicks), ",
-    crate::money_sum!("payout"),
-    ", ",
-    crate::money_sum!("revenue")
-);
+const ROLLUP_SUMS: &str =
+    concat!("sum(impressions), sum(clicks), sum(unique_clicks), ", crate::money_columns!(money_sum));
 
 fn traffic_tally(conn: &Connection, query: &TallyQuery) -> Result<Tallies, StoreError> {
     let cube = Cube::for_query(query);

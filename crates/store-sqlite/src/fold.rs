@@ -147,10 +147,9 @@ impl Target {
         let g = self.grain;
         let (insert, group) = self.insert_select(&format!("bucket / {g} * {g}"), &format!("bucket / {g}"));
         format!(
-            "{insert}, sum(impressions), sum(clicks), sum(unique_clicks), {payout}, {revenue} FROM rollup_clicks
+            "{insert}, sum(impressions), sum(clicks), sum(unique_clicks), {money} FROM rollup_clicks
              WHERE bucket >= ?1 AND bucket < ?2 {group} {UPSERT}",
-            payout = crate::saturating_money_sum!("payout"),
-            revenue = crate::saturating_money_sum!("revenue")
+            money = crate::money_columns!(saturating_money_sum)
         )
     }
 

@@ -72,6 +72,15 @@ macro_rules! saturating_money_sum {
 }
 pub(crate) use saturating_money_sum;
 
+/// The payout and revenue sums of a tally, each written by `$sum` ([`money_sum!`] to read a
+/// report exactly, [`saturating_money_sum!`] to fold a rollup cell).
+macro_rules! money_columns {
+    ($sum:ident) => {
+        concat!(crate::$sum!("payout"), ", ", crate::$sum!("revenue"))
+    };
+}
+pub(crate) use money_columns;
+
 /// Reads the two columns of [`money_sum!`] at `at`.
 pub(crate) fn split_sum(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Decimal> {
     let whole: Option<i64> = r.get(at)?;
@@ -191,7 +200,7 @@ pub(crate) fn configure(conn: &Connection) -> Result<(), StoreError> {
 
 /// Creates the data directory readable by its owner only (`0700`) when it does not exist; an
 /// existing directory is left as the operator made it.
-pub(crate) fn create_data_dir(data_dir: &Path) -> Result<(), StoreError> {
+pub fn create_data_dir(data_dir: &Path) -> Result<(), StoreError> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]

@@ -85,27 +85,19 @@ pub(crate) fn raw_clicks_counted() -> String {
 /// clicks, payout, revenue.
 pub(crate) const RAW_CLICK_SUMS: &str = concat!(
     "0, sum(is_filter = 0), sum(is_unique = 1 AND is_filter = 0), ",
-    crate::saturating_money_sum!("payout"),
-    ", ",
-    crate::saturating_money_sum!("revenue")
+    crate::money_columns!(saturating_money_sum)
 );
 
 /// The same sums read for a report: money exact however large (split by `money_sum!`).
-pub(crate) const RAW_CLICK_READ_SUMS: &str = concat!(
-    "0, sum(is_filter = 0), sum(is_unique = 1 AND is_filter = 0), ",
-    crate::money_sum!("payout"),
-    ", ",
-    crate::money_sum!("revenue")
-);
+pub(crate) const RAW_CLICK_READ_SUMS: &str =
+    concat!("0, sum(is_filter = 0), sum(is_unique = 1 AND is_filter = 0), ", crate::money_columns!(money_sum));
 
 /// What a raw impression counts (refused ones never), as the sums of a traffic tally.
 pub(crate) const RAW_IMPRESSIONS_COUNTED: &str = "error_code = 0";
-pub(crate) const RAW_IMPRESSION_SUMS: &str =
-    concat!("count(*), 0, 0, ", crate::saturating_money_sum!("payout"), ", ", crate::saturating_money_sum!("revenue"));
+pub(crate) const RAW_IMPRESSION_SUMS: &str = concat!("count(*), 0, 0, ", crate::money_columns!(saturating_money_sum));
 
 /// The same sums read for a report.
-pub(crate) const RAW_IMPRESSION_READ_SUMS: &str =
-    concat!("count(*), 0, 0, ", crate::money_sum!("payout"), ", ", crate::money_sum!("revenue"));
+pub(crate) const RAW_IMPRESSION_READ_SUMS: &str = concat!("count(*), 0, 0, ", crate::money_columns!(money_sum));
 
 /// Adds `column IN (…)` for every filter (text without regard to ASCII case).
 pub(crate) fn filter(

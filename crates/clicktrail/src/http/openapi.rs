@@ -4,6 +4,8 @@
 //! error body's schema — and the tracking, postback and dialect routes, which answer in their
 //! own formats and are described here. `/api/docs` renders the same document as HTML.
 
+use std::collections::BTreeSet;
+
 use serde_json::{Map, Value, json};
 
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
@@ -29,6 +31,21 @@ fn operation_id(method: &str, path: &str) -> String {
         }
     }
     id
+}
+
+/// Gives every operation of a path item its `operationId`.
+fn name_operations(path: &str, item: &mut Value) {
+    for method in METHODS {
+        if let Some(operation) = item.get_mut(method).and_then(Value::as_object_mut) {
+            operation.insert("operationId".into(), operation_id(method, path).into());
+        }
+    }
+}
+
+/// The pattern of a comma-separated list of `values` (`a|b|c`), empty allowed: an empty
+/// parameter is no value on every surface.
+fn comma_list(values: &str) -> String {
+    format!("^(({values})(,({values}))*)?$")
 }
 
 fn error_response(description: &str) -> Value {
@@ -72,13 +89,13 @@ pub fn document(generated: &utoipa::openapi::OpenApi) -> Value {
             *items = json!({"type": "string", "description": "A network in CIDR form (203.0.113.0/24; IPv6 too)", "pattern": IPV4_CIDR});
         }
     }
-    let mut doc_patches: Map<String, Value> = Map::new();
-    let mut doc_roles = false;
+    let mut patches = BTreeSet::new();
+    let mut advertiser_spec = false;
     if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
         for (path, item) in paths.iter_mut() {
+            name_operations(path, item);
             for method in METHODS {
                 let Some(operation) = item.get_mut(method).and_then(Value::as_object_mut) else { continue };
-                operation.insert("operationId".into(), operation_id(method, path).into());
                 let responses = operation.entry("responses").or_insert_with(|| json!({}));
                 if let Some(responses) = responses.as_object_mut() {
                     for (status, description) in native_errors(method, path) {
@@ -96,9 +113,7 @@ pub fn document(generated: &utoipa::openapi::OpenApi) -> Value {
             if statuses.is_empty() {
                 params.retain(|p| p["name"] != "status");
             } else if let Some(status) = params.iter_mut().find(|p| p["name"] == "status") {
-                let one = statuses.join("|");
-                // An empty value is no filter, as for every parameter.
-                status["schema"] = json!({"type": "string", "pattern": format!("^(({one})(,({one}))*)?$")});
+                status["schema"] = json!({"type": "string", "pattern": comma_list(&statuses.join("|"))});
                 status["description"] = format!("Comma-separated: {}", statuses.join(", ")).into();
             }
         }
@@ -117,50 +132,29 @@ pub fn document(generated: &utoipa::openapi::OpenApi) -> Value {
             }
         }
         report_parameters(paths);
-        role_specs(&mut doc_roles, &mut doc_patches, paths);
-        merge_patches(&mut doc_patches, paths);
-        for (path, item) in other_routes() {
-            let mut item = item;
-            if let Some(methods) = item.as_object_mut() {
-                for method in METHODS {
-                    if let Some(operation) = methods.get_mut(method).and_then(Value::as_object_mut) {
-                        operation.insert("operationId".into(), operation_id(method, &path).into());
-                    }
-                }
-            }
+        advertiser_spec = role_specs(&mut patches, paths);
+        merge_patches(&mut patches, paths);
+        for (path, mut item) in other_routes() {
+            name_operations(&path, &mut item);
             paths.insert(path, item);
         }
         empty_means_absent(paths);
     }
     if let Some(schemas) = doc.pointer_mut("/components/schemas").and_then(Value::as_object_mut) {
-        if doc_roles {
+        if advertiser_spec {
             role_schemas(schemas);
         }
-        let names: Vec<String> = doc_patches.keys().cloned().collect();
-        for name in names {
-            if let Some(mut patch) = schemas.get(&name).cloned() {
-                if let Some(object) = patch.as_object_mut() {
-                    let required: Vec<Value> =
-                        object.remove("required").and_then(|r| r.as_array().cloned()).unwrap_or_default();
-                    object.insert(
-                        "description".into(),
-                        format!("A JSON merge patch of {name}: any of its fields").into(),
-                    );
-                    let components = schemas.clone();
-                    if let Some(properties) = object.get_mut("properties").and_then(Value::as_object_mut) {
-                        // A user's role is chosen at creation.
-                        properties.remove("role");
-                        for (field, schema) in properties.iter_mut() {
-                            patch_nested(schema, &components, 3);
-                            // `null` removes an optional field; a required one must keep a value.
-                            if !required.iter().any(|r| r == field.as_str()) && !accepts_null(schema) {
-                                *schema = json!({"oneOf": [schema.clone(), {"type": "null"}]});
-                            }
-                        }
-                    }
-                }
-                schemas.insert(format!("{name}Patch"), patch);
+        let components = schemas.clone();
+        for name in patches {
+            let Some(mut patch) = components.get(&name).cloned() else { continue };
+            // `null` removes an optional field; a required one must keep a value.
+            patch_view(&mut patch, &components, 3, false);
+            patch["description"] = format!("A JSON merge patch of {name}: any of its fields").into();
+            // A user's role is chosen at creation.
+            if let Some(properties) = patch.get_mut("properties").and_then(Value::as_object_mut) {
+                properties.remove("role");
             }
+            schemas.insert(format!("{name}Patch"), patch);
         }
     }
     if let Some(list) =
@@ -176,16 +170,19 @@ pub fn document(generated: &utoipa::openapi::OpenApi) -> Value {
 /// Advertisers and admins belong to no affiliate group: their bodies are `AdvertiserSpec`
 /// (the user spec without `affiliate_group_id`), and a new user of another role than
 /// `affiliate` may not name one.
-fn role_specs(used: &mut bool, patches: &mut Map<String, Value>, paths: &mut Map<String, Value>) {
+/// Whether it refers to `AdvertiserSpec`, which is then to be made.
+fn role_specs(patches: &mut BTreeSet<String>, paths: &mut Map<String, Value>) -> bool {
+    let mut used = false;
     for (path, method) in [("/api/advertisers", "post"), ("/api/advertisers/{id}", "patch")] {
         let pointer = format!("/{method}/requestBody/content/application~1json/schema");
         if let Some(schema) = paths.get_mut(path).and_then(|p| p.pointer_mut(&pointer)) {
             let name = if method == "post" { "AdvertiserSpec" } else { "AdvertiserSpecPatch" };
             *schema = json!({"$ref": format!("#/components/schemas/{name}")});
-            *used = true;
+            used = true;
         }
     }
-    patches.insert("AdvertiserSpec".into(), Value::Null);
+    patches.insert("AdvertiserSpec".into());
+    used
 }
 
 fn role_schemas(schemas: &mut Map<String, Value>) {
@@ -202,25 +199,28 @@ fn role_schemas(schemas: &mut Map<String, Value>) {
     }
 }
 
-/// A merge patch reaches into nested objects too: a property that is an object of the
-/// components becomes that object with no field required and each one nullable.
-fn patch_nested(schema: &mut Value, components: &Map<String, Value>, depth: u8) {
-    let Some(name) = schema["$ref"].as_str().and_then(|r| r.strip_prefix("#/components/schemas/")) else { return };
-    let Some(target) = components.get(name) else { return };
-    if depth == 0 || target["type"] != "object" || target.get("properties").is_none() {
-        return;
-    }
-    let mut inline = target.clone();
-    if let Some(object) = inline.as_object_mut() {
-        object.remove("required");
-        for field in object.get_mut("properties").and_then(Value::as_object_mut).into_iter().flatten().map(|(_, s)| s) {
-            patch_nested(field, components, depth - 1);
-            if !accepts_null(field) {
-                *field = json!({"oneOf": [field.clone(), {"type": "null"}]});
-            }
+/// An object schema as a merge patch takes it: no field required, each optional one nullable
+/// (`null` removes it) — every one when `all_nullable` — and, `depth` levels down, the objects
+/// of the components it refers to likewise (a patch reaches into nested objects too).
+fn patch_view(object: &mut Value, components: &Map<String, Value>, depth: u8, all_nullable: bool) {
+    let Some(object) = object.as_object_mut() else { return };
+    let required: Vec<Value> = object.remove("required").and_then(|r| r.as_array().cloned()).unwrap_or_default();
+    for (field, schema) in object.get_mut("properties").and_then(Value::as_object_mut).into_iter().flatten() {
+        if let Some(target) = schema["$ref"]
+            .as_str()
+            .and_then(|r| r.strip_prefix("#/components/schemas/"))
+            .and_then(|name| components.get(name))
+            .filter(|t| depth > 0 && t["type"] == "object" && t.get("properties").is_some())
+        {
+            let mut inline = target.clone();
+            patch_view(&mut inline, components, depth - 1, true);
+            *schema = inline;
+        }
+        let keeps_value = !all_nullable && required.iter().any(|r| r == field.as_str());
+        if !keeps_value && !accepts_null(schema) {
+            *schema = json!({"oneOf": [schema.clone(), {"type": "null"}]});
         }
     }
-    *schema = inline;
 }
 
 /// Whether a property schema already takes `null`.
@@ -239,7 +239,7 @@ fn accepts_null(schema: &Value) -> bool {
 /// A merge patch of a record (`PATCH /x/{id}`) takes the fields its spec takes (`POST /x`), none
 /// required: the body refers to `SpecPatch`, collected in `patches` to be made from the spec.
 /// The network's patch is its settings.
-fn merge_patches(patches: &mut Map<String, Value>, paths: &mut Map<String, Value>) {
+fn merge_patches(patches: &mut BTreeSet<String>, paths: &mut Map<String, Value>) {
     let specs: Vec<(String, String)> = paths
         .iter()
         .filter_map(|(path, item)| {
@@ -259,7 +259,7 @@ fn merge_patches(patches: &mut Map<String, Value>, paths: &mut Map<String, Value
             continue;
         }
         *schema = json!({"$ref": format!("#/components/schemas/{spec}Patch")});
-        patches.insert(spec, Value::Null);
+        patches.insert(spec);
     }
 }
 
@@ -300,8 +300,8 @@ fn report_parameters(paths: &mut Map<String, Value>) {
             }
             Some("to") => json!({"type": "string", "enum": ["today", "tomorrow", "now", "+1 day"]}),
             Some("timezone") => json!({"type": "string", "enum": clicktrail_domain::schema::zone_names()}),
-            Some("group_by") => json!({"type": "string", "pattern": format!("^(({dimensions})(,({dimensions}))*)?$")}),
-            Some("status") => json!({"type": "string", "pattern": format!("^(({statuses})(,({statuses}))*)?$")}),
+            Some("group_by") => json!({"type": "string", "pattern": comma_list(dimensions)}),
+            Some("status") => json!({"type": "string", "pattern": comma_list(&statuses)}),
             Some("format") => json!({"type": "string", "enum": ["json", "csv"]}),
             _ => continue,
         };
@@ -315,7 +315,7 @@ fn report_parameters(paths: &mut Map<String, Value>) {
 fn read_views(schemas: &mut Map<String, Value>) {
     let strict: Vec<String> =
         schemas.iter().filter(|(_, s)| s["additionalProperties"] == false).map(|(name, _)| name.clone()).collect();
-    let mut used = std::collections::BTreeSet::new();
+    let mut used = BTreeSet::new();
     for schema in schemas.values_mut() {
         for part in schema.get_mut("allOf").and_then(Value::as_array_mut).into_iter().flatten() {
             let Some(name) = part["$ref"].as_str().and_then(|r| r.strip_prefix("#/components/schemas/")) else {
@@ -510,7 +510,7 @@ fn other_routes() -> Vec<(String, Value)> {
         ),
         (
             "/v1/stats".into(),
-            json!({"get": operation("dialect E", "Statistics between two dates", vec![e_auth(), date("date_from"), date("date_to"), query("group_by", "Comma-separated: date, offer, geo, sub1…sub5, device, os", json!({"type": "string", "pattern": "^((date|offer|geo|sub1|sub2|sub3|sub4|sub5|device|os)(,(date|offer|geo|sub1|sub2|sub3|sub4|sub5|device|os))*)?$"}))], e_errors("`{\"data\":[…]}`"))}),
+            json!({"get": operation("dialect E", "Statistics between two dates", vec![e_auth(), date("date_from"), date("date_to"), query("group_by", "Comma-separated: date, offer, geo, sub1…sub5, device, os", json!({"type": "string", "pattern": comma_list("date|offer|geo|sub1|sub2|sub3|sub4|sub5|device|os")}))], e_errors("`{\"data\":[…]}`"))}),
         ),
         (
             "/v1/conversions".into(),

@@ -232,11 +232,10 @@ pub async fn require_ref<R: Entity>(
 ) -> Result<R> {
     match config.get::<R>(id).await? {
         Some(record) if ok(&record) => Ok(record),
-        _ => {
-            let mut missing = Error::invalid(field, format!("there is no {what} with id {id}"));
-            missing.kind = crate::error::ErrorKind::NotFound;
-            Err(missing)
-        }
+        _ => Err(Error {
+            kind: crate::error::ErrorKind::NotFound,
+            ..Error::invalid(field, format!("there is no {what} with id {id}"))
+        }),
     }
 }
 

@@ -557,22 +557,11 @@ async fn dialect_e_postbacks() {
 #[tokio::test]
 async fn an_empty_alias_never_clears_the_click_id() {
     let app = TestApp::spawn().await;
-    let offer = app.create_id("/api/offers", crate::helpers::offer_body("Alias", json!({}))).await;
+    let offer = app.create_id("/api/offers", offer_body("Alias", json!({}))).await;
     let affiliate = app.create_id("/api/affiliates", json!({"name": "Alias"})).await;
-    let click: Value = app
-        .raw
-        .get(format!("{}/c/{offer}/{affiliate}?async=json", app.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = click["transaction_id"].as_str().unwrap();
+    let id = click(&app, offer, affiliate, "").await;
     // Trackers send every field of their template, empty ones included.
-    let url = format!("{}/postback?click_id={id}&transaction_id=&coupon_code=&amount=", app.base);
-    let answer = app.raw.get(url).send().await.unwrap();
-    assert_eq!(answer.status(), reqwest::StatusCode::OK);
-    let body: Value = answer.json().await.unwrap();
+    let (status, body) = postback(&app, &format!("click_id={id}&transaction_id=&coupon_code=&amount=")).await;
+    assert_eq!(status, StatusCode::OK);
     assert_eq!(body["status"], "approved", "{body}");
 }
