@@ -20,9 +20,9 @@ async fn main() -> std::io::Result<()> {
         }),
     );
     let listener = tokio::net::TcpListener::bind(&addr).await?;
-    let options = clicktrail::http::serve::ServeOptions {
+    let options = clicktrail::transport::serve::ServeOptions {
         header_read_timeout: std::time::Duration::from_secs(10),
         shutdown_timeout: std::time::Duration::from_secs(1),
     };
-    clicktrail::http::serve::serve(listener, app, options, std::future::pending()).await
+    clicktrail::transport::serve::serve(listener, app, options, std::future::pending()).await
 }

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{Duration, Utc};
-use clicktrail::manage;
-use clicktrail::manage::users::Affiliate;
+use clicktrail::engine::manage;
+use clicktrail::engine::manage::users::Affiliate;
 use clicktrail_domain::click::{Click, ClickId, Device, Geo, TrackingParams};
 use clicktrail_domain::conversion::{Conversion, StatusChange};
 use clicktrail_domain::geo::CountryCode;

@@ -5,21 +5,21 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
-use clicktrail_store::{Config, JobQueue, MemoryCounters};
-use clicktrail_store_sqlite::{SqliteEvents, SqliteStore};
+use clicktrail_store::Config;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 
+use crate::backends::Backends;
 use crate::bootstrap::{self, Bootstrap};
-use crate::convert::Conversions;
-use crate::convert::delivery::Deliveries;
+use crate::engine::convert::Conversions;
+use crate::engine::convert::delivery::Deliveries;
+use crate::engine::reports::Reporter;
+use crate::engine::track::buffer::{BufferOptions, EventBuffer, Writer};
+use crate::engine::track::enrich::{GeoIp, geoip_files};
+use crate::engine::track::{Tracker, TrackerOptions};
 use crate::geoip;
-use crate::reports::Reporter;
 use crate::settings::Settings;
 use crate::telemetry;
-use crate::track::buffer::{BufferOptions, EventBuffer, Writer};
-use crate::track::enrich::{GeoIp, geoip_files};
-use crate::track::{Tracker, TrackerOptions};
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -35,18 +35,29 @@ pub struct AppState {
     /// The conversion engine.
     pub conversions: Arc<Conversions>,
     /// The outbox (for delivery attempts).
-    pub jobs: Arc<dyn JobQueue>,
+    pub jobs: Arc<dyn clicktrail_store::JobQueue>,
     /// The reporting engine.
     pub reporter: Arc<Reporter>,
     /// Shared counters (unique windows, caps, rate limits).
     pub counters: Arc<dyn clicktrail_store::SharedCounters>,
     /// Rate-limit quotas.
-    pub quotas: crate::http::limits::Quotas,
+    pub quotas: crate::transport::limits::Quotas,
     /// Set once the shutdown signal arrived: `/readyz` answers 503 while requests drain.
     pub draining: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl AppState {
+    /// The tracking link of an offer for an affiliate: on the network's tracking base URL, else
+    /// on the address the server listens on.
+    pub fn tracking_link(&self, offer_id: i64, affiliate_id: i64) -> String {
+        let snapshot = self.tracker.catalog().snapshot();
+        let base = snapshot.network.tracking_base_url.as_ref().map_or_else(
+            || format!("http://{}", self.settings.listen),
+            |u| u.as_str().trim_end_matches('/').to_owned(),
+        );
+        format!("{base}/c/{offer_id}/{affiliate_id}")
+    }
+
     /// Reloads what the click path holds in memory after a configuration change.
     pub async fn configuration_changed(&self) {
         if let Err(e) = self.tracker.refresh().await {
@@ -65,13 +76,6 @@ pub struct App {
     stores: Stores,
     /// What the first start created (the generated admin key is in here, once).
     pub bootstrap: Bootstrap,
-}
-
-/// Opens the embedded store in the settings' data directory.
-pub fn open_store(settings: &Settings) -> anyhow::Result<SqliteStore> {
-    SqliteStore::open(&settings.data_dir).with_context(|| {
-        format!("cannot open the store in {} (check the path and its permissions)", settings.data_dir.display())
-    })
 }
 
 /// Refuses a data directory that holds no network, naming it: commands that work on an
@@ -99,13 +103,12 @@ impl App {
     pub async fn build(settings: Settings, listener: TcpListener) -> anyhow::Result<Self> {
         settings.validate()?;
         crate::install_crypto();
-        let store = Arc::new(open_store(&settings)?);
-        let config = Config::new(store.clone());
+        let backends = Backends::open(&settings)?;
+        for line in &backends.described {
+            tracing::info!("store: {line}");
+        }
+        let Backends { config, conversions: store, jobs, events, counters, .. } = backends.clone();
         let bootstrap = bootstrap::run(&config, &settings).await?;
-        let events: Arc<dyn clicktrail_store::EventStore> = Arc::new(
-            SqliteEvents::open(&settings.data_dir)
-                .with_context(|| format!("cannot open the events store in {}", settings.data_dir.display()))?,
-        );
         let options = BufferOptions {
             capacity: settings.buffer_capacity,
             batch_size: settings.batch_size,
@@ -124,11 +127,10 @@ impl App {
             unique_window: chrono::Duration::hours(i64::from(settings.unique_window_hours)),
             trusted_proxies: settings.trusted_proxies.clone(),
         };
-        let counters: Arc<dyn clicktrail_store::SharedCounters> = Arc::new(MemoryCounters::new());
         let tracker = Arc::new(
             Tracker::start(config.clone(), events.clone(), counters.clone(), buffer, geo, tracker_options).await?,
         );
-        crate::track::spawn_retention(tracker.clone(), events.clone());
+        crate::engine::track::spawn_retention(tracker.clone(), events.clone());
         spawn_catalog_refresh(tracker.clone());
         if files.is_empty() && settings.geoip_auto_install && settings.geoip_db.is_none() {
             geoip::spawn_auto_install(settings.data_dir.clone(), tracker.clone());
@@ -140,11 +142,10 @@ impl App {
             events.clone(),
             tracker.catalog_arc(),
             counters.clone(),
+            jobs.clone(),
             wake.clone(),
         ));
-        let (checkpointed_store, checkpointed_events) = (store.clone(), events.clone());
-        let reporter = Arc::new(Reporter::new(events, store.clone(), tracker.catalog_arc()));
-        let jobs: Arc<dyn JobQueue> = store;
+        let reporter = Arc::new(Reporter::new(events, store, tracker.catalog_arc()));
         let worker = Arc::new(Deliveries::new(
             jobs.clone(),
             config.clone(),
@@ -152,7 +153,7 @@ impl App {
             settings.postback_allowlist.clone(),
             wake,
         )?);
-        let quotas = crate::http::limits::Quotas {
+        let quotas = crate::transport::limits::Quotas {
             standard: settings.rate_limit_standard,
             premium: settings.rate_limit_premium,
             burst: settings.rate_limit_burst,
@@ -171,7 +172,7 @@ impl App {
             quotas,
             draining: Arc::default(),
         };
-        Ok(Self { listener, state, writer, deliveries, stores: (checkpointed_store, checkpointed_events), bootstrap })
+        Ok(Self { listener, state, writer, deliveries, stores: backends, bootstrap })
     }
 
     /// The shared state (tests reach the tracker through it).
@@ -188,7 +189,7 @@ impl App {
     /// `shutdown_timeout_secs`); then the event buffer is drained, so every answered
     /// click is stored before this returns, and the databases are checkpointed.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let options = crate::http::serve::ServeOptions {
+        let options = crate::transport::serve::ServeOptions {
             header_read_timeout: std::time::Duration::from_secs(self.state.settings.header_read_timeout_secs),
             shutdown_timeout: std::time::Duration::from_secs(self.state.settings.shutdown_timeout_secs),
         };
@@ -198,9 +199,9 @@ impl App {
             draining.store(true, std::sync::atomic::Ordering::Relaxed);
         };
         let Self { listener, state, writer, deliveries, stores, bootstrap: _ } = self;
-        let router = crate::http::router(state);
+        let router = crate::transport::router(state);
         let served =
-            crate::http::serve::serve(listener, router, options, shutdown).await.context("the HTTP server failed");
+            crate::transport::serve::serve(listener, router, options, shutdown).await.context("the HTTP server failed");
         finish(writer, deliveries, stores).await;
         served
     }
@@ -213,7 +214,7 @@ impl App {
 }
 
 /// The stores of a running app, checkpointed at the end.
-type Stores = (Arc<SqliteStore>, Arc<dyn clicktrail_store::EventStore>);
+type Stores = Backends;
 
 /// The delivery worker: its stop signal and its task.
 type Worker = (tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<()>);
@@ -227,12 +228,7 @@ async fn finish(writer: Writer, deliveries: Worker, stores: Stores) {
     let _ = worker.await;
     // Everything in the main database files, so a copy of the stopped data directory (or of
     // its `*.db` files alone) is whole.
-    let (store, events) = stores;
-    for (name, done) in [("events", events.checkpoint().await), ("configuration", store.checkpoint().await)] {
-        if let Err(e) = done {
-            tracing::warn!(error = %e, "cannot checkpoint the {name} database; its -wal file still holds recent writes");
-        }
-    }
+    stores.checkpoint().await;
 }
 
 /// A future that resolves on SIGINT or SIGTERM. The handlers are installed when this is called,

@@ -11,8 +11,8 @@ use clicktrail_domain::text::Name;
 use clicktrail_domain::user::{Role, User, UserSpec, UserStatus};
 use clicktrail_store::{Config, Page, Query};
 
-use crate::auth::Caller;
-use crate::manage::keys;
+use crate::engine::access::Caller;
+use crate::engine::manage::keys;
 use crate::settings::Settings;
 
 /// What set-up did.
@@ -142,19 +142,5 @@ pub async fn run(config: &Config, settings: &Settings) -> anyhow::Result<Bootstr
 /// A caller with the operator's full rights, for the command line (which already has the
 /// data directory, so it can do anything anyway).
 pub fn operator(admin: User) -> Caller {
-    let now = Utc::now();
-    let key = ApiKey {
-        id: 0,
-        user_id: admin.id,
-        name: None,
-        prefix: String::new(),
-        secret_hash: String::new(),
-        scopes: vec![Scope::Admin],
-        tier: Tier::Premium,
-        created_at: now,
-        updated_at: now,
-        revoked_at: None,
-        last_used_at: None,
-    };
-    Caller { user: admin, key }
+    Caller::operator(admin)
 }

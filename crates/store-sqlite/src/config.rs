@@ -203,6 +203,10 @@ impl ConfigStore for SqliteStore {
         .await
     }
 
+    async fn checkpoint(&self) -> Result<(), StoreError> {
+        SqliteStore::checkpoint(self).await
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         self.with(|conn| conn.query_row("SELECT 1", [], |_| Ok(())).map_err(backend)).await
     }

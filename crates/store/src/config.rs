@@ -159,4 +159,8 @@ pub trait ConfigStore: Send + Sync + 'static {
 
     /// Whether the backend can serve (for `/healthz`).
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Moves everything written into the store's main files (SQLite: a WAL checkpoint), so a
+    /// stopped store is whole in them; called at shutdown.
+    async fn checkpoint(&self) -> Result<(), StoreError>;
 }

@@ -13,7 +13,7 @@ use rust_decimal::Decimal;
 use crate::Recorded;
 use crate::StoreError;
 use crate::counters::{Limit, SharedCounters};
-use crate::events::{EventBatch, EventStore, bucket_start};
+use crate::events::{ClickQuery, EventBatch, EventStore, bucket_start};
 
 use super::Check;
 
@@ -109,10 +109,14 @@ pub async fn events_round_trip(store: Arc<dyn EventStore>) -> Check {
     assert_eq!(store.click(a.id).await?, Some(a.clone()));
     assert_eq!(store.click(b.id).await?, Some(b.clone()), "empty fields and a rejection survive");
     assert_eq!(store.click(ClickId::new(1, [9; 10])).await?, None);
-    let all = store.clicks(t(9, 0, 0), t(12, 0, 0), 10).await?;
+    let all = store.clicks(&ClickQuery::between(t(9, 0, 0), t(12, 0, 0), 10)).await?;
     assert_eq!(all.iter().map(|c| c.id).collect::<Vec<_>>(), [a.id, b.id, c.id], "oldest first");
-    assert_eq!(store.clicks(t(9, 0, 0), t(12, 0, 0), 2).await?.len(), 2);
-    assert_eq!(store.clicks(t(10, 5, 0), t(11, 0, 0), 10).await?, vec![b], "from inclusive, to exclusive");
+    assert_eq!(store.clicks(&ClickQuery::between(t(9, 0, 0), t(12, 0, 0), 2)).await?.len(), 2);
+    assert_eq!(
+        store.clicks(&ClickQuery::between(t(10, 5, 0), t(11, 0, 0), 10)).await?,
+        vec![b],
+        "from inclusive, to exclusive"
+    );
     assert_eq!(store.click_count().await?, 3);
     Ok(())
 }

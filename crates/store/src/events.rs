@@ -9,6 +9,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use clicktrail_domain::click::{Click, ClickId, Impression};
+use clicktrail_domain::offer::DeviceType;
 use rust_decimal::Decimal;
 
 use crate::StoreError;
@@ -92,6 +93,139 @@ pub struct AcceptedCount {
     pub accepted: u64,
 }
 
+/// A field of a raw click that a [`ClickQuery`] can match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ClickField {
+    /// Offer id.
+    Offer,
+    /// Affiliate id.
+    Affiliate,
+    /// Creative id.
+    Creative,
+    /// Offer URL (landing page) id.
+    OfferUrl,
+    /// Country code (`US`).
+    Country,
+    /// Device class: `desktop`, `mobile`, `tablet`.
+    DeviceType,
+    /// Mobile carrier.
+    Carrier,
+    /// Operating system name as detected (`Android`).
+    OsName,
+    /// Device brand.
+    Brand,
+    /// Device model.
+    Model,
+    /// Browser name.
+    Browser,
+    /// Language.
+    Language,
+    /// Connection type.
+    ConnectionType,
+    /// Campaign.
+    Campaign,
+    /// `source_id`.
+    Source,
+    /// Sub-id 1–5 (0–4).
+    Sub(u8),
+    /// Coupon code.
+    CouponCode,
+}
+
+impl ClickField {
+    /// Whether the field holds a number (compared exactly) rather than text (compared without
+    /// regard to ASCII case).
+    pub fn is_numeric(self) -> bool {
+        matches!(self, Self::Offer | Self::Affiliate | Self::Creative | Self::OfferUrl)
+    }
+}
+
+/// One condition of a [`ClickQuery`]: a field has a value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClickCondition {
+    /// The field.
+    pub field: ClickField,
+    /// The value; `None` names nothing a click can have (a filter that matches no click).
+    pub value: Option<String>,
+}
+
+impl ClickCondition {
+    /// Whether a click has this value: numbers exactly, text without regard to ASCII case.
+    pub fn matches(&self, c: &Click) -> bool {
+        let Some(value) = &self.value else { return false };
+        let number = |have: Option<i64>| have.is_some_and(|h| value.parse::<i64>().ok() == Some(h));
+        let text = |have: &str| have.eq_ignore_ascii_case(value);
+        match self.field {
+            ClickField::Offer => number(Some(c.offer_id)),
+            ClickField::Affiliate => number(Some(c.affiliate_id)),
+            ClickField::Creative => number(c.params.creative_id.map(i64::from)),
+            ClickField::OfferUrl => number(c.params.url_id.map(i64::from)),
+            ClickField::Country => text(c.geo.country.as_ref().map_or("", |x| x.as_str())),
+            ClickField::DeviceType => text(c.device.device_type.map_or("", DeviceType::as_str)),
+            ClickField::Carrier => text(&c.geo.carrier),
+            ClickField::OsName => text(&c.device.os_name),
+            ClickField::Brand => text(&c.device.brand),
+            ClickField::Model => text(&c.device.model),
+            ClickField::Browser => text(&c.device.browser),
+            ClickField::Language => text(&c.language),
+            ClickField::ConnectionType => text(&c.geo.connection_type),
+            ClickField::Campaign => text(&c.params.campaign),
+            ClickField::Source => text(&c.params.source_id),
+            ClickField::Sub(i) => c.params.subs.get(usize::from(i)).is_some_and(|s| text(s)),
+            ClickField::CouponCode => text(&c.params.coupon_code),
+        }
+    }
+}
+
+/// Raw clicks in `[from, to)`, oldest first, at most `limit`: those of the given offers and
+/// affiliates (when set) that meet every filter field — values of one field are alternatives —
+/// and no exclusion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClickQuery {
+    /// Start (inclusive).
+    pub from: DateTime<Utc>,
+    /// End (exclusive).
+    pub to: DateTime<Utc>,
+    /// Only these offers (an empty list matches nothing).
+    pub offers: Option<Vec<i64>>,
+    /// Only these affiliates (an empty list matches nothing).
+    pub affiliates: Option<Vec<i64>>,
+    /// Conditions that must hold: one per field at least.
+    pub filters: Vec<ClickCondition>,
+    /// Conditions that drop a click.
+    pub exclusions: Vec<ClickCondition>,
+    /// Most clicks returned.
+    pub limit: usize,
+}
+
+impl ClickQuery {
+    /// Every click of a period, at most `limit`.
+    pub fn between(from: DateTime<Utc>, to: DateTime<Utc>, limit: usize) -> Self {
+        Self { from, to, offers: None, affiliates: None, filters: Vec::new(), exclusions: Vec::new(), limit }
+    }
+
+    /// The filters grouped by field, in the order fields first appear.
+    pub fn filter_groups(&self) -> Vec<(ClickField, Vec<&ClickCondition>)> {
+        let mut groups: Vec<(ClickField, Vec<&ClickCondition>)> = Vec::new();
+        for f in &self.filters {
+            match groups.iter_mut().find(|(field, _)| *field == f.field) {
+                Some((_, list)) => list.push(f),
+                None => groups.push((f.field, vec![f])),
+            }
+        }
+        groups
+    }
+
+    /// Whether a click is one the query asks for (apart from its period and limit): the
+    /// meaning every backend's query must have.
+    pub fn matches(&self, c: &Click) -> bool {
+        self.offers.as_ref().is_none_or(|o| o.contains(&c.offer_id))
+            && self.affiliates.as_ref().is_none_or(|a| a.contains(&c.affiliate_id))
+            && self.filter_groups().iter().all(|(_, alternatives)| alternatives.iter().any(|f| f.matches(c)))
+            && !self.exclusions.iter().any(|x| x.matches(c))
+    }
+}
+
 /// Persistence of tracking events.
 #[async_trait]
 pub trait EventStore: Send + Sync + 'static {
@@ -102,8 +236,8 @@ pub trait EventStore: Send + Sync + 'static {
     /// One click.
     async fn click(&self, id: ClickId) -> Result<Option<Click>, StoreError>;
 
-    /// Clicks in `[from, to)`, oldest first, at most `limit`.
-    async fn clicks(&self, from: DateTime<Utc>, to: DateTime<Utc>, limit: usize) -> Result<Vec<Click>, StoreError>;
+    /// The clicks a query asks for, oldest first.
+    async fn clicks(&self, query: &ClickQuery) -> Result<Vec<Click>, StoreError>;
 
     /// Moves everything written into the store's main files (SQLite: a WAL checkpoint), so a
     /// stopped store is whole in them; called at shutdown.

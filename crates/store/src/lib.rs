@@ -21,5 +21,5 @@ pub use conversions::{Attempt, ConversionQuery, ConversionStore, Job, JobNext, J
 pub use counters::{Limit, MemoryCounters, SharedCounters};
 pub use entity::{Config, Entity};
 pub use error::StoreError;
-pub use events::{EventBatch, EventStore, RollupRow};
+pub use events::{ClickCondition, ClickField, ClickQuery, EventBatch, EventStore, RollupRow};
 pub use tally::{Served, Tallies, TallyQuery};

@@ -18,10 +18,10 @@ use clicktrail_store::{Entity, Page, Query};
 use serde_json::{Value, json};
 
 use crate::app::App;
-use crate::auth::Caller;
-use crate::manage::keys;
-use crate::manage::users::{Advertiser, Affiliate};
-use crate::manage::{self, Resource};
+use crate::engine::access::Caller;
+use crate::engine::manage::keys;
+use crate::engine::manage::users::{Advertiser, Affiliate};
+use crate::engine::manage::{self, Resource};
 use crate::settings::Settings;
 
 const CATEGORIES: &[&str] = &["Health", "Dating", "E-commerce", "Finance", "Gaming"];
@@ -75,12 +75,12 @@ async fn stand_in_tracker() -> anyhow::Result<(SocketAddr, Arc<AtomicU64>, tokio
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let options = crate::http::serve::ServeOptions {
+    let options = crate::transport::serve::ServeOptions {
         header_read_timeout: std::time::Duration::from_secs(10),
         shutdown_timeout: std::time::Duration::from_secs(1),
     };
     let task = tokio::spawn(async move {
-        let _ = crate::http::serve::serve(listener, router, options, std::future::pending()).await;
+        let _ = crate::transport::serve::serve(listener, router, options, std::future::pending()).await;
     });
     Ok((addr, hits, task))
 }
@@ -95,7 +95,7 @@ pub async fn run(settings: &Settings, listen: SocketAddr, clicks: usize) -> anyh
     }
     settings.validate()?;
     // The traffic needs countries: install the default GeoIP database first, as `serve` would.
-    let installed = crate::track::enrich::geoip_files(settings.geoip_db.as_deref(), &settings.data_dir);
+    let installed = crate::engine::track::enrich::geoip_files(settings.geoip_db.as_deref(), &settings.data_dir);
     if installed.is_empty() && settings.geoip_db.is_none() && settings.geoip_auto_install {
         let dir = settings.data_dir.clone();
         let fetched = tokio::task::spawn_blocking(move || crate::geoip::install(&dir, |m| println!("  {m}"))).await?;
@@ -135,7 +135,7 @@ pub async fn run(settings: &Settings, listen: SocketAddr, clicks: usize) -> anyh
     let summary = traffic::generate(app.state(), clicks, |line| println!("  {line}")).await?;
     // Deliveries run in the background; wait for the outbox to empty (bounded).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while app.state().jobs.next_due(crate::convert::delivery::KIND).await?.is_some()
+    while app.state().jobs.next_due(crate::engine::convert::delivery::KIND).await?.is_some()
         && std::time::Instant::now() < deadline
     {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;

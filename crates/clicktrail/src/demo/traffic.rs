@@ -19,8 +19,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::app::AppState;
-use crate::convert::Inbound;
-use crate::track::pipeline::Visit;
+use crate::engine::convert::Inbound;
+use crate::engine::track::pipeline::Visit;
 
 /// Days of traffic.
 pub const DAYS: i64 = 30;
@@ -137,7 +137,7 @@ fn address_pools(state: &AppState, rng: &mut StdRng) -> HashMap<&'static str, Ve
     let mut pools: HashMap<&'static str, Vec<Ipv4Addr>> = HashMap::new();
     for _ in 0..400_000 {
         let ip = Ipv4Addr::from(rng.random::<u32>());
-        if crate::convert::delivery::is_internal(IpAddr::V4(ip)) {
+        if crate::engine::convert::delivery::is_internal(IpAddr::V4(ip)) {
             continue;
         }
         let Some(country) = state.tracker.country_of(IpAddr::V4(ip)) else { continue };
@@ -169,7 +169,7 @@ fn new_visitor(rng: &mut StdRng, pools: &HashMap<&'static str, Vec<Ipv4Addr>>, c
         }
         None => loop {
             let ip = Ipv4Addr::from(rng.random::<u32>());
-            if !crate::convert::delivery::is_internal(IpAddr::V4(ip)) {
+            if !crate::engine::convert::delivery::is_internal(IpAddr::V4(ip)) {
                 break ip;
             }
         },

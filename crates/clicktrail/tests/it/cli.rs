@@ -146,6 +146,25 @@ fn migrate_creates_the_database() {
     }
 }
 
+/// Only the embedded backends exist yet: a configured backend URL stops the start with a
+/// message naming it, instead of silently running on the embedded store.
+#[test]
+fn a_backend_url_this_build_lacks_stops_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    for (var, engine) in [
+        ("CLICKTRAIL_DATABASE_URL", "PostgreSQL"),
+        ("CLICKTRAIL_CLICKHOUSE_URL", "ClickHouse"),
+        ("CLICKTRAIL_REDIS_URL", "Redis"),
+    ] {
+        for command in ["migrate", "serve"] {
+            let (ok, _, err) =
+                run(bin().arg("--data-dir").arg(dir.path()).arg(command).env(var, "redis://u:secret@127.0.0.1:1/0"));
+            assert!(!ok && err.contains(var) && err.contains(engine), "{command} with {var}: {err}");
+            assert!(!err.contains("secret"), "the URL's password is never printed: {err}");
+        }
+    }
+}
+
 /// The data directory and every database in it are the owner's alone: they hold secrets.
 #[test]
 fn the_data_directory_and_its_databases_are_private() {

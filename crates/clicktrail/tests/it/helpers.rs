@@ -20,7 +20,7 @@ pub struct TestApp {
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     /// The click path, to read stored events.
-    pub tracker: std::sync::Arc<clicktrail::track::Tracker>,
+    pub tracker: std::sync::Arc<clicktrail::engine::track::Tracker>,
     /// The whole state (stores behind the API).
     pub state: clicktrail::app::AppState,
     /// A client that does not follow redirects.

@@ -1,0 +1,68 @@
+//! Operational routes: `/healthz`, `/readyz`, `/metrics`, `/api/openapi.json`, `/api/docs`.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+
+use crate::app::AppState;
+
+/// The routes; `openapi` is the served document ([`crate::surfaces::openapi::document`]).
+pub fn routes(openapi: Arc<serde_json::Value>) -> Router<AppState> {
+    let docs = Arc::new(crate::surfaces::openapi::html(&openapi));
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/api/openapi.json", get(move || std::future::ready(Json(openapi.as_ref().clone()))))
+        .route("/api/docs", get(move || std::future::ready(axum::response::Html(docs.as_ref().clone()))))
+}
+
+/// 200 when the store answers, 503 otherwise.
+async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
+    match state.config.store().ping().await {
+        Ok(()) => (StatusCode::OK, Json(json!({"status": "ok"}))),
+        Err(e) => {
+            tracing::error!(error = %e, "health check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "unavailable"})))
+        }
+    }
+}
+
+/// 200 when this node should get traffic: the server has started (migrations ran and the
+/// catalog loaded before it listened), both stores answer, the event writer takes events, and
+/// no shutdown is under way; else 503 naming what is not ready.
+async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    let verdict = |ok: bool| if ok { "ok" } else { "unavailable" };
+    let config = state.config.store().ping().await;
+    let events = state.tracker.ping_events().await;
+    for (name, outcome) in [
+        ("configuration store", config.as_ref().err().map(ToString::to_string)),
+        ("event store", events.as_ref().err().map(ToString::to_string)),
+    ] {
+        if let Some(error) = outcome {
+            tracing::error!(%error, "{name} not ready");
+        }
+    }
+    let draining = state.draining.load(std::sync::atomic::Ordering::Relaxed);
+    let checks = json!({
+        "config_store": verdict(config.is_ok()),
+        "event_store": verdict(events.is_ok()),
+        "event_writer": verdict(state.tracker.buffer().accepting()),
+        "shutdown": if draining { "in progress" } else { "no" },
+    });
+    let ready = checks.as_object().is_some_and(|c| c.values().all(|v| v == "ok" || v == "no"));
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, Json(json!({"status": if ready { "ready" } else { "unavailable" }, "checks": checks})))
+}
+
+/// Prometheus text format.
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    crate::telemetry::collect_process_metrics();
+    state.metrics.run_upkeep();
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render())
+}

@@ -1,0 +1,114 @@
+//! Conversions in: `GET`/`POST /postback` (server to server) and the `/p` pixel.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, RawQuery, State};
+use axum::http::HeaderMap;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, COOKIE};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+
+use super::PIXEL_GIF;
+use crate::app::AppState;
+use crate::engine::convert::Inbound;
+use crate::error::Error;
+use crate::transport::error::ApiError;
+use crate::transport::extract::RawBody;
+
+/// The routes (not part of the native API document).
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/postback", get(postback_get).post(postback_post)).route("/p", get(pixel))
+}
+
+fn pairs(raw: &[u8]) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(raw).into_owned().collect()
+}
+
+fn source_ip(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> std::net::IpAddr {
+    state.tracker.client_ip(peer.ip(), headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()))
+}
+
+async fn receive(state: &AppState, input: Inbound, ip: std::net::IpAddr) -> Result<Json<serde_json::Value>, ApiError> {
+    let received = state.conversions.receive(input, ip).await?;
+    let c = &received.conversion;
+    Ok(Json(json!({
+        "conversion_id": c.id,
+        "status": c.status.as_str(),
+        "duplicate": received.duplicate,
+        "payout": c.payout.to_f64(),
+        "revenue": c.revenue.to_f64(),
+    })))
+}
+
+async fn postback_get(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let input = Inbound::from_pairs(&pairs(raw.unwrap_or_default().as_bytes()));
+    receive(&state, input, source_ip(&state, peer, &headers)).await
+}
+
+async fn postback_post(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    RawBody(body): RawBody,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let mut all = pairs(raw.unwrap_or_default().as_bytes());
+    let json_body =
+        headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|t| t.starts_with("application/json"));
+    if json_body {
+        let value: serde_json::Value =
+            serde_json::from_slice(&body).map_err(|e| Error::invalid("body", format!("is not valid JSON ({e})")))?;
+        let map = value.as_object().ok_or_else(|| Error::invalid("body", "must be a JSON object"))?;
+        for (k, v) in map {
+            let text = match v {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Null => continue,
+                other => other.to_string(),
+            };
+            all.push((k.clone(), text));
+        }
+    } else {
+        all.extend(pairs(&body));
+    }
+    receive(&state, Inbound::from_pairs(&all), source_ip(&state, peer, &headers)).await
+}
+
+/// The conversion pixel: the click id comes from the cookie set at click time.
+async fn pixel(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let mut params = pairs(raw.unwrap_or_default().as_bytes());
+    let offer = params.iter().find(|(k, _)| k == "offer_id").map(|(_, v)| v.clone()).unwrap_or_default();
+    let cookie_name = format!("ct_{offer}");
+    let click = headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == cookie_name)
+        .map(|(_, v)| v.to_owned());
+    match click {
+        Some(id) => {
+            params.retain(|(k, _)| k != "click_id" && k != "transaction_id");
+            params.push(("click_id".into(), id));
+            if let Err(e) =
+                state.conversions.receive(Inbound::from_pairs(&params), source_ip(&state, peer, &headers)).await
+            {
+                tracing::info!(error = %e.message, offer = %offer, "conversion pixel not recorded");
+            }
+        }
+        None => tracing::info!(offer = %offer, "conversion pixel without a click cookie"),
+    }
+    ([(CONTENT_TYPE, "image/gif"), (CACHE_CONTROL, "no-store, no-cache, must-revalidate")], PIXEL_GIF).into_response()
+}
