@@ -17,6 +17,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
 pub const EVENT_MIGRATIONS: &[(&str, &str)] = &[
     ("events_0001", include_str!("migrations/events_0001.sql")),
     ("events_0002", include_str!("migrations/events_0002.sql")),
+    ("events_0003", include_str!("migrations/events_0003.sql")),
 ];
 
 /// Applies the configuration migrations the database has not seen; returns their names.

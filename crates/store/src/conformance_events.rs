@@ -13,7 +13,7 @@ use rust_decimal::Decimal;
 use crate::Recorded;
 use crate::StoreError;
 use crate::counters::{Limit, SharedCounters};
-use crate::events::{ClickQuery, EventBatch, EventStore, bucket_start};
+use crate::events::{ClickCondition, ClickField, ClickQuery, EventBatch, EventStore, bucket_start};
 
 use super::Check;
 
@@ -92,6 +92,82 @@ fn impression(at: DateTime<Utc>, offer_id: i64, affiliate_id: i64) -> Impression
         payout: Decimal::from_str("0.0012345").unwrap_or_default(),
         revenue: Decimal::from_str("0.002").unwrap_or_default(),
     }
+}
+
+/// Raw-click queries answer exactly what [`ClickQuery::matches`] says, oldest first and
+/// limited — before and after the store folds its rollups (a backend may skip what its rollups
+/// show cannot match), with clicks on unknown ids (in no rollup) among them.
+pub async fn click_queries_match_their_meaning(store: Arc<dyn EventStore>) -> Check {
+    let day = |d: u32, h: u32| Utc.with_ymd_and_hms(2026, 3, d, h, 0, 0).single().unwrap_or_default();
+    let mut clicks = Vec::new();
+    for i in 0..120u32 {
+        let n = u8::try_from(i % 250).unwrap_or(0);
+        let mut c = sample_click(day(1 + i % 5, i % 24), n, 1 + i64::from(i % 3), 10 + i64::from(i % 4));
+        c.params.subs[0] = format!("a{}", i % 7);
+        c.params.subs[2] = if i % 5 == 4 { "Rare".into() } else { String::new() };
+        c.params.source_id = ["newsletter", "pop", ""][(i % 3) as usize].into();
+        c.geo.country = CountryCode::parse(["US", "RO", "DE"][(i % 3) as usize]).ok();
+        c.device.device_type = [Some(DeviceType::Mobile), Some(DeviceType::Desktop), None][(i % 3) as usize];
+        c.device.browser = ["Safari", "Firefox"][(i % 2) as usize].into();
+        c.params.creative_id = (i % 4 != 0).then_some(i % 4);
+        if i % 17 == 0 {
+            c.rejection = Some(Rejection::UnknownOffer);
+            c.offer_id = 99;
+        }
+        clicks.push(c);
+    }
+    store.append(Arc::new(EventBatch { clicks: clicks.clone(), impressions: vec![] })).await?;
+    let cond = |field, value: &str| ClickCondition { field, value: Some(value.to_owned()) };
+    let queries = vec![
+        ClickQuery::between(day(1, 0), day(6, 0), 1000),
+        ClickQuery {
+            filters: vec![cond(ClickField::Sub(2), "rare")],
+            ..ClickQuery::between(day(1, 0), day(6, 0), 1000)
+        },
+        ClickQuery {
+            filters: vec![cond(ClickField::Sub(2), "nowhere")],
+            ..ClickQuery::between(day(1, 0), day(6, 0), 9)
+        },
+        ClickQuery {
+            filters: vec![
+                cond(ClickField::Sub(0), "a1"),
+                cond(ClickField::Sub(0), "A2"),
+                cond(ClickField::Country, "ro"),
+                cond(ClickField::Offer, "2"),
+            ],
+            ..ClickQuery::between(day(1, 0), day(6, 0), 1000)
+        },
+        ClickQuery {
+            exclusions: vec![cond(ClickField::Creative, "2"), cond(ClickField::Browser, "firefox")],
+            ..ClickQuery::between(day(2, 3), day(5, 7), 1000)
+        },
+        ClickQuery {
+            filters: vec![cond(ClickField::DeviceType, ""), ClickCondition { field: ClickField::Source, value: None }],
+            ..ClickQuery::between(day(1, 0), day(6, 0), 1000)
+        },
+        ClickQuery {
+            filters: vec![cond(ClickField::Source, "POP")],
+            offers: Some(vec![1, 99]),
+            affiliates: Some(vec![10, 11, 12]),
+            ..ClickQuery::between(day(1, 0), day(6, 0), 5)
+        },
+        ClickQuery { affiliates: Some(Vec::new()), ..ClickQuery::between(day(1, 0), day(6, 0), 1000) },
+    ];
+    let mut sorted = clicks.clone();
+    sorted.sort_by_key(|c| c.id);
+    for pass in ["before folding", "after folding"] {
+        for q in &queries {
+            let expected: Vec<Click> = sorted
+                .iter()
+                .filter(|c| c.at >= q.from && c.at < q.to && q.matches(c))
+                .take(q.limit)
+                .cloned()
+                .collect();
+            assert_eq!(store.clicks(q).await?, expected, "{pass}: {q:?}");
+        }
+        store.compact(day(7, 0)).await?;
+    }
+    Ok(())
 }
 
 /// Appended clicks read back exactly, by id and by time range (oldest first, limited).
@@ -240,6 +316,11 @@ pub async fn caps_are_exact(counters: Arc<dyn SharedCounters>) -> Check {
     assert_eq!(counters.get("cap:never", Utc::now()).await?, 0);
     assert_eq!(counters.add("cap:x", 5, soon).await?, 5);
     assert_eq!(counters.add("cap:x", 2, soon).await?, 7);
+    // Seeding is idempotent: it never adds to what a counter holds.
+    assert_eq!(counters.seed("cap:x", 4, soon).await?, 7, "a higher counter stays");
+    assert_eq!(counters.seed("cap:x", 9, soon).await?, 9, "a lower one is raised");
+    assert_eq!(counters.seed("cap:x", 9, soon).await?, 9, "seeding twice is seeding once");
+    assert_eq!(counters.seed("cap:fresh", 3, soon).await?, 3, "an absent one is set");
     let past = Utc::now() - Duration::seconds(1);
     counters.add("cap:old", 9, past).await?;
     assert_eq!(counters.get("cap:old", Utc::now()).await?, 0, "expired counters read as zero");
@@ -266,7 +347,7 @@ pub async fn caps_are_exact(counters: Arc<dyn SharedCounters>) -> Check {
 macro_rules! event_store_conformance {
     ($make:expr) => {
         $crate::conformance_tests!($make, EventStore;
-            events_round_trip, rollups_sum_buckets, restart_state, purge_keeps_converted_and_rollups,
+            events_round_trip, click_queries_match_their_meaning, rollups_sum_buckets, restart_state, purge_keeps_converted_and_rollups,
             tallies_equal_raw_sums);
     };
 }

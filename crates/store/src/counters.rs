@@ -37,8 +37,14 @@ pub trait SharedCounters: Send + Sync + 'static {
     /// that was then not done); a counter never goes below zero.
     async fn release(&self, limits: &[Limit]) -> Result<(), StoreError>;
 
-    /// Adds to a counter (restoring counts after a restart); returns the new value.
+    /// Adds to a counter; returns the new value.
     async fn add(&self, key: &str, by: u64, expires_at: DateTime<Utc>) -> Result<u64, StoreError>;
+
+    /// Seeds a counter from what the stores recorded (at start, or when a cap appears): sets it
+    /// to `value` when it is absent or expired, raises it to `value` when lower, and leaves it
+    /// alone otherwise; returns the value it holds. Idempotent, so every node may seed on every
+    /// start without inflating a shared counter.
+    async fn seed(&self, key: &str, value: u64, expires_at: DateTime<Utc>) -> Result<u64, StoreError>;
 
     /// A counter's value (0 when unknown or expired).
     async fn get(&self, key: &str, now: DateTime<Utc>) -> Result<u64, StoreError>;
@@ -193,6 +199,17 @@ impl SharedCounters for MemoryCounters {
             *entry = (0, expires_at);
         }
         entry.0 += by;
+        Ok(entry.0)
+    }
+
+    async fn seed(&self, key: &str, value: u64, expires_at: DateTime<Utc>) -> Result<u64, StoreError> {
+        let now = Utc::now();
+        let mut counters = lock(&self.counters);
+        let entry = counters.entry(key.to_owned()).or_insert((0, expires_at));
+        if entry.1 <= now {
+            *entry = (0, expires_at);
+        }
+        entry.0 = entry.0.max(value);
         Ok(entry.0)
     }
 

@@ -3,11 +3,12 @@
 //! Every capability the server persists sits behind one trait, held as `Arc<dyn Trait>`, so a
 //! backend (SQLite now; PostgreSQL, ClickHouse and Redis later) slots in without touching the
 //! HTTP or domain code. This crate holds the traits, the typed layer the rest of the server
-//! uses, and the conformance suite every backend runs unchanged.
+//! uses, and (with the `conformance` feature, for tests) the suite every backend runs unchanged.
 
 #![forbid(unsafe_code)]
 
 pub mod config;
+#[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod conversions;
 pub mod counters;

@@ -10,10 +10,10 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use clicktrail_domain::catalog::Coupon;
-use clicktrail_domain::click::ClickId;
+use clicktrail_domain::click::{Click, ClickId};
 use clicktrail_domain::conversion::{self, Conversion, MoneyOverrides, StatusChange};
 use clicktrail_domain::money::{Currency, Money};
-use clicktrail_domain::offer::{ConversionStatus, Offer};
+use clicktrail_domain::offer::{ConversionStatus, Offer, OfferEvent};
 use clicktrail_domain::postback::{self, Postback, PostbackEvent, PostbackStatus};
 use clicktrail_domain::user::Role;
 pub use clicktrail_store::Attempt;
@@ -225,6 +225,125 @@ pub struct Found {
     pub total: u64,
 }
 
+/// Who a conversion belongs to.
+struct Attribution {
+    click: Option<Click>,
+    coupon: Option<Coupon>,
+    offer_id: i64,
+    affiliate_id: i64,
+}
+
+/// Step 2, guards that refuse outright: the offer's token and its inbound IP allow-list.
+fn guard(offer: &Offer, input: &Inbound, from: IpAddr) -> Result<()> {
+    let offer_id = offer.id;
+    if let Some(expected) = &offer.spec.guards.token {
+        let given = input.token.as_deref().unwrap_or("");
+        if !bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
+            return Err(Error::forbidden("token: missing or wrong for this offer"));
+        }
+    }
+    let allow = &offer.spec.guards.ip_allowlist;
+    if !allow.is_empty() && !allow.iter().any(|n| n.contains(&from)) {
+        return Err(Error::forbidden(format!("postbacks for offer {offer_id} are not accepted from {from}")));
+    }
+    Ok(())
+}
+
+/// Step 3, what the postback asks for, parsed: the event, amounts, status, currency, order id.
+struct Terms<'o> {
+    event: Option<&'o OfferEvent>,
+    sale: Option<Money>,
+    overrides: MoneyOverrides,
+    requested: Option<ConversionStatus>,
+    currency: Option<Currency>,
+    txid: Option<String>,
+}
+
+impl<'o> Terms<'o> {
+    fn parse(offer: &'o Offer, input: &Inbound) -> Result<Self> {
+        let offer_id = offer.id;
+        let event = match &input.event {
+            Some(code) => Some(
+                offer
+                    .spec
+                    .events
+                    .iter()
+                    .find(|e| e.code.as_str().eq_ignore_ascii_case(code))
+                    .ok_or_else(|| Error::invalid("event", format!("offer {offer_id} has no event '{code}'")))?,
+            ),
+            None => None,
+        };
+        let sale = money("amount", &input.amount)?;
+        let overrides =
+            MoneyOverrides { payout: money("payout", &input.payout)?, revenue: money("revenue", &input.revenue)? };
+        let requested = input.status.as_deref().map(status).transpose()?;
+        let currency = input
+            .currency
+            .as_deref()
+            .map(|c| Currency::parse(c).map_err(|e| Error::invalid("currency", e.message)))
+            .transpose()?;
+        let txid = input.txid.as_deref().map(conversion::parse_txid).transpose()?;
+
+        Ok(Self { event, sale, overrides, requested, currency, txid })
+    }
+}
+
+/// A conversion's initial status and money.
+struct Priced {
+    status: ConversionStatus,
+    reason: String,
+    payout: Money,
+    revenue: Money,
+}
+
+/// Step 6, the conversion to record, with what it copies from its click.
+fn draft(
+    offer: &Offer,
+    attribution: &Attribution,
+    terms: Terms<'_>,
+    priced: Priced,
+    from: IpAddr,
+    now: DateTime<Utc>,
+) -> Conversion {
+    let Terms { event, sale, currency, txid, .. } = terms;
+    let Priced { status, reason, payout, revenue } = priced;
+    let (offer_id, affiliate_id) = (attribution.offer_id, attribution.affiliate_id);
+    let (click, coupon) = (&attribution.click, &attribution.coupon);
+    let mut c = Conversion {
+        id: 0,
+        click_id: None,
+        offer_id,
+        affiliate_id,
+        event: event.map(|e| e.code.to_string()),
+        is_lead: event.is_some_and(|e| e.is_lead),
+        status,
+        reason: reason.clone(),
+        payout,
+        revenue,
+        sale_amount: sale,
+        currency: currency.unwrap_or(offer.spec.currency),
+        txid,
+        coupon_code: coupon
+            .as_ref()
+            .map(|c| c.spec.code.to_string())
+            .or_else(|| click.as_ref().map(|c| c.params.coupon_code.clone()).filter(|c| !c.is_empty())),
+        created_at: now,
+        updated_at: now,
+        click_at: None,
+        subs: Default::default(),
+        source_id: String::new(),
+        country: String::new(),
+        device: String::new(),
+        os: String::new(),
+        postback_ip: from.to_string(),
+        history: vec![StatusChange { at: now, from: None, to: status, reason, by_user_id: None }],
+    };
+    if let Some(click) = &click {
+        conversion::copy_click(&mut c, click);
+    }
+    c
+}
+
 impl Conversions {
     /// The engine over its stores; `wake` is notified when postbacks are queued.
     pub fn new(
@@ -258,7 +377,33 @@ impl Conversions {
     /// and the attribution window are judged at that instant).
     pub async fn receive_at(&self, input: Inbound, from: IpAddr, now: DateTime<Utc>) -> Result<Received> {
         let snapshot = self.catalog.snapshot();
-        // Attribution: the click, or the coupon's affiliate.
+        let attribution = self.attribute(&input, now).await?;
+        let offer: Arc<Offer> = snapshot
+            .offers
+            .get(&attribution.offer_id)
+            .cloned()
+            .ok_or_else(|| Error::not_found("offer", attribution.offer_id))?;
+        guard(&offer, &input, from)?;
+        let terms = Terms::parse(&offer, &input)?;
+        let tz = snapshot.network.timezone.tz();
+        let mut priced = self.price(&offer, &attribution, &terms, now, tz).await?;
+        let mut taken = Vec::new();
+        if priced.status != ConversionStatus::Rejected {
+            match self.take_caps(&offer, attribution.affiliate_id, now, tz).await? {
+                Ok(limits) => taken = limits,
+                Err(cap) => {
+                    priced.status = ConversionStatus::Rejected;
+                    priced.reason = cap;
+                }
+            }
+        }
+        let c = draft(&offer, &attribution, terms, priced, from, now);
+        self.record(c, attribution.click.as_ref(), &taken, now).await
+    }
+
+    /// Step 1, attribution: the click, or the coupon's affiliate (and the offer it names or
+    /// the postback names).
+    async fn attribute(&self, input: &Inbound, now: DateTime<Utc>) -> Result<Attribution> {
         let (click, coupon) = match (&input.click_id, &input.coupon_code) {
             (Some(raw), _) => {
                 let id = ClickId::parse(raw).map_err(|e| Error::invalid("click_id", e.message))?;
@@ -296,42 +441,20 @@ impl Conversions {
             }
             (None, None) => unreachable!("one of click and coupon is set above"),
         };
-        let offer: Arc<Offer> =
-            snapshot.offers.get(&offer_id).cloned().ok_or_else(|| Error::not_found("offer", offer_id))?;
-        // Guards that refuse outright.
-        if let Some(expected) = &offer.spec.guards.token {
-            let given = input.token.as_deref().unwrap_or("");
-            if !bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
-                return Err(Error::forbidden("token: missing or wrong for this offer"));
-            }
-        }
-        let allow = &offer.spec.guards.ip_allowlist;
-        if !allow.is_empty() && !allow.iter().any(|n| n.contains(&from)) {
-            return Err(Error::forbidden(format!("postbacks for offer {offer_id} are not accepted from {from}")));
-        }
-        let event = match &input.event {
-            Some(code) => Some(
-                offer
-                    .spec
-                    .events
-                    .iter()
-                    .find(|e| e.code.as_str().eq_ignore_ascii_case(code))
-                    .ok_or_else(|| Error::invalid("event", format!("offer {offer_id} has no event '{code}'")))?,
-            ),
-            None => None,
-        };
-        let sale = money("amount", &input.amount)?;
-        let overrides =
-            MoneyOverrides { payout: money("payout", &input.payout)?, revenue: money("revenue", &input.revenue)? };
-        let requested = input.status.as_deref().map(status).transpose()?;
-        let currency = input
-            .currency
-            .as_deref()
-            .map(|c| Currency::parse(c).map_err(|e| Error::invalid("currency", e.message)))
-            .transpose()?;
-        let txid = input.txid.as_deref().map(conversion::parse_txid).transpose()?;
+        Ok(Attribution { click, coupon, offer_id, affiliate_id })
+    }
 
-        let tz = snapshot.network.timezone.tz();
+    /// Steps 4 and 5, status and money: the initial status, and what the conversion pays
+    /// (nothing on a refused click).
+    async fn price(
+        &self,
+        offer: &Offer,
+        attribution: &Attribution,
+        terms: &Terms<'_>,
+        now: DateTime<Utc>,
+        tz: chrono_tz::Tz,
+    ) -> Result<Priced> {
+        let (offer_id, affiliate_id) = (offer.id, attribution.affiliate_id);
         let (_, month_start) = period_starts(now, tz);
         // Only tiers need this month's count.
         let approved_this_month = if offer.spec.tiers.is_empty() {
@@ -339,55 +462,26 @@ impl Conversions {
         } else {
             self.store.count(offer_id, Some(affiliate_id), month_start, &[ConversionStatus::Approved]).await?
         };
-        let (mut status, mut reason) =
-            conversion::initial_status(&offer, click.as_ref().map(Into::into), now, requested);
+        let (status, reason) =
+            conversion::initial_status(offer, attribution.click.as_ref().map(Into::into), now, terms.requested);
         let (payout, revenue) = if reason == conversion::CLICK_REFUSED {
             (Money::ZERO, Money::ZERO)
         } else {
-            conversion::price(&offer, affiliate_id, event, sale, approved_this_month, overrides)
+            conversion::price(offer, affiliate_id, terms.event, terms.sale, approved_this_month, terms.overrides)
         };
-        let mut taken = Vec::new();
-        if status != ConversionStatus::Rejected {
-            match self.take_caps(&offer, affiliate_id, now, tz).await? {
-                Ok(limits) => taken = limits,
-                Err(cap) => {
-                    status = ConversionStatus::Rejected;
-                    reason = cap;
-                }
-            }
-        }
-        let mut c = Conversion {
-            id: 0,
-            click_id: None,
-            offer_id,
-            affiliate_id,
-            event: event.map(|e| e.code.to_string()),
-            is_lead: event.is_some_and(|e| e.is_lead),
-            status,
-            reason: reason.clone(),
-            payout,
-            revenue,
-            sale_amount: sale,
-            currency: currency.unwrap_or(offer.spec.currency),
-            txid,
-            coupon_code: coupon
-                .as_ref()
-                .map(|c| c.spec.code.to_string())
-                .or_else(|| click.as_ref().map(|c| c.params.coupon_code.clone()).filter(|c| !c.is_empty())),
-            created_at: now,
-            updated_at: now,
-            click_at: None,
-            subs: Default::default(),
-            source_id: String::new(),
-            country: String::new(),
-            device: String::new(),
-            os: String::new(),
-            postback_ip: from.to_string(),
-            history: vec![StatusChange { at: now, from: None, to: status, reason, by_user_id: None }],
-        };
-        if let Some(click) = &click {
-            conversion::copy_click(&mut c, click);
-        }
+        Ok(Priced { status, reason, payout, revenue })
+    }
+
+    /// Step 7, record: the conversion and its postback jobs in one write (a repeated order id
+    /// gives its cap units back), then the click marked converted and the worker woken.
+    async fn record(
+        &self,
+        c: Conversion,
+        click: Option<&Click>,
+        taken: &[Limit],
+        now: DateTime<Utc>,
+    ) -> Result<Received> {
+        let affiliate_id = c.affiliate_id;
         let postbacks = self.postbacks_of(affiliate_id);
         // A conversion on a refused click fires its `rejected` postbacks only.
         let recorded_event = c.reason != conversion::CLICK_REFUSED;
@@ -395,19 +489,19 @@ impl Conversions {
         let recorded = match self.store.record(c, Box::new(jobs)).await {
             Ok(recorded) => recorded,
             Err(e) => {
-                self.give_back(&taken).await;
+                self.give_back(taken).await;
                 return Err(e.into());
             }
         };
         let (conversion, duplicate) = match recorded {
             Recorded::New(c) => (c, false),
             Recorded::Duplicate(c) => {
-                self.give_back(&taken).await;
+                self.give_back(taken).await;
                 (c, true)
             }
         };
         if !duplicate {
-            if let Some(click) = &click
+            if let Some(click) = click
                 && let Err(e) = self.events.mark_converted(click.id).await
             {
                 tracing::warn!(error = %e, click = %click.id, "cannot mark the click converted");
@@ -486,7 +580,7 @@ impl Conversions {
             let since = if limit.key.contains(":day:") { day_start } else { month_start };
             let count = self.store.count(offer_id, *affiliate, since, &counted).await?;
             if count > 0 {
-                self.counters.add(&limit.key, count, limit.expires_at).await?;
+                self.counters.seed(&limit.key, count, limit.expires_at).await?;
             }
             restored.insert(limit.key.clone());
         }

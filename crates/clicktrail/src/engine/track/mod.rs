@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use arc_swap::ArcSwap;
 use chrono::{Duration, Utc};
 use clicktrail_domain::click::{Click, ClickId, Impression, Rejection};
-use clicktrail_domain::offer::RedirectMode;
+use clicktrail_domain::offer::{Offer, RedirectMode};
 use clicktrail_domain::tracking;
 pub use clicktrail_store::{ClickCondition, ClickField, ClickQuery};
 use clicktrail_store::{Config, EventStore, SharedCounters, StoreError};
@@ -27,7 +27,7 @@ use ipnet::IpNet;
 use sha2::Sha256;
 
 use self::buffer::{BufferError, Event, EventBuffer};
-use self::catalog::Catalog;
+use self::catalog::{Catalog, Snapshot};
 use self::enrich::{AgentParser, GeoIp};
 use self::pipeline::Visit;
 
@@ -181,7 +181,7 @@ impl Tracker {
         let counts = self.events.accepted_since(caps::restore_since(now, tz)).await?;
         for offer in &pending {
             for (key, count, expires) in caps::restore_additions(offer, &counts, now, tz) {
-                self.counters.add(&key, count, expires).await?;
+                self.counters.seed(&key, count, expires).await?;
             }
         }
         let mut done = self.restored_caps.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -192,44 +192,12 @@ impl Tracker {
     /// Tracks a click: every step, the event handed to the buffer, and where the visitor goes.
     pub async fn click(&self, visit: Visit) -> Result<Tracked, TrackError> {
         let snapshot = self.catalog.snapshot();
-        // parse
-        let unix_ms = u64::try_from(visit.at.timestamp_millis()).unwrap_or(0);
-        let id = ClickId::new(unix_ms, rand::random());
-        let mut click = pipeline::new_click(&visit, id, pipeline::parse_params(&visit.query));
-        // geo
-        click.geo = self.geo.load().lookup(click.ip);
-        // device and bot
-        let agent = self.agents.parse(&click.user_agent);
-        click.device = agent.device.clone();
-        click.is_robot = agent.is_robot;
-        // unique
-        click.is_unique =
-            self.counters.first_in_window(click.unique_key(), click.at, self.options.unique_window).await?;
-        // access, targeting, caps
-        let offer = snapshot.offers.get(&click.offer_id);
-        let affiliate = snapshot.affiliates.get(&click.affiliate_id);
-        let mut verdict = pipeline::check(offer.map(Arc::as_ref), affiliate.map(Arc::as_ref), &mut click);
-        if let (Ok(()), Some(offer)) = (verdict, offer) {
-            let limits = caps::click_limits(offer, click.affiliate_id, click.at, snapshot.network.timezone.tz());
-            if !limits.is_empty() && self.counters.acquire(&limits).await?.is_some() {
-                verdict = Err(Rejection::CapReached);
-            }
-        }
-        click.rejection = verdict.err();
-        // destination
-        let outcome = match (click.rejection, offer) {
-            (None, Some(offer)) => {
-                let (payout, revenue) = tracking::click_money(offer, click.affiliate_id, &click);
-                click.payout = payout;
-                click.revenue = revenue;
-                Outcome::Offer { url: tracking::destination(offer, &click), mode: offer.spec.redirect_mode }
-            }
-            _ => {
-                let fallback =
-                    offer.and_then(|o| o.spec.fallback_url.clone()).or_else(|| snapshot.network.fallback_url.clone());
-                fallback.map_or(Outcome::NotFound, |u| Outcome::Fallback(u.as_str().to_owned()))
-            }
-        };
+        let mut click = self.parse(&visit);
+        self.enrich(&mut click);
+        self.mark_unique(&mut click).await?;
+        let offer = snapshot.offers.get(&click.offer_id).map(Arc::as_ref);
+        click.rejection = self.decide(&snapshot, offer, &mut click).await?.err();
+        let outcome = route(&snapshot, offer, &mut click);
         outcome_counter(click.rejection).increment(1);
         let tracked = Tracked {
             click_id: click.id,
@@ -239,9 +207,49 @@ impl Tracker {
             outcome,
             cookie_days: offer.map_or(30, |o| o.spec.guards.attribution_window_days),
         };
-        // buffer
         self.buffer.submit(Event::Click(Box::new(click))).await?;
         Ok(tracked)
+    }
+
+    /// Step 1, parse: the tracking parameters and a new time-ordered click id.
+    fn parse(&self, visit: &Visit) -> Click {
+        let unix_ms = u64::try_from(visit.at.timestamp_millis()).unwrap_or(0);
+        let id = ClickId::new(unix_ms, rand::random());
+        pipeline::new_click(visit, id, pipeline::parse_params(&visit.query))
+    }
+
+    /// Steps 2 and 3, geo, device and bot: what the IP and the user agent say.
+    fn enrich(&self, click: &mut Click) {
+        click.geo = self.geo.load().lookup(click.ip);
+        let agent = self.agents.parse(&click.user_agent);
+        click.device = agent.device.clone();
+        click.is_robot = agent.is_robot;
+    }
+
+    /// Step 4, unique: first in the window for its visitor.
+    async fn mark_unique(&self, click: &mut Click) -> Result<(), StoreError> {
+        click.is_unique =
+            self.counters.first_in_window(click.unique_key(), click.at, self.options.unique_window).await?;
+        Ok(())
+    }
+
+    /// Step 5, access, targeting, caps: the click's verdict; caps are taken only by a click
+    /// that passes everything else, all of them or none.
+    async fn decide(
+        &self,
+        snapshot: &Snapshot,
+        offer: Option<&Offer>,
+        click: &mut Click,
+    ) -> Result<Result<(), Rejection>, StoreError> {
+        let affiliate = snapshot.affiliates.get(&click.affiliate_id);
+        let verdict = pipeline::check(offer, affiliate.map(Arc::as_ref), click);
+        if let (Ok(()), Some(offer)) = (verdict, offer) {
+            let limits = caps::click_limits(offer, click.affiliate_id, click.at, snapshot.network.timezone.tz());
+            if !limits.is_empty() && self.counters.acquire(&limits).await?.is_some() {
+                return Ok(Err(Rejection::CapReached));
+            }
+        }
+        Ok(verdict)
     }
 
     /// Tracks an impression (never refused a GIF; unknown or inactive parties are not counted).
@@ -315,6 +323,24 @@ impl Tracker {
     /// One raw click.
     pub async fn raw_click(&self, id: ClickId) -> Result<Option<Click>, StoreError> {
         self.events.click(id).await
+    }
+}
+
+/// Step 6, destination: where an accepted click goes (and what it earns), or the fallback of a
+/// refused one.
+fn route(snapshot: &Snapshot, offer: Option<&Offer>, click: &mut Click) -> Outcome {
+    match (click.rejection, offer) {
+        (None, Some(offer)) => {
+            let (payout, revenue) = tracking::click_money(offer, click.affiliate_id, click);
+            click.payout = payout;
+            click.revenue = revenue;
+            Outcome::Offer { url: tracking::destination(offer, click), mode: offer.spec.redirect_mode }
+        }
+        _ => {
+            let fallback =
+                offer.and_then(|o| o.spec.fallback_url.clone()).or_else(|| snapshot.network.fallback_url.clone());
+            fallback.map_or(Outcome::NotFound, |u| Outcome::Fallback(u.as_str().to_owned()))
+        }
     }
 }
 
@@ -412,5 +438,59 @@ mod tests {
         assert_eq!(client_ip(ip("127.0.0.1"), Some("garbage"), &trusted), ip("127.0.0.1"));
         assert_eq!(client_ip(ip("127.0.0.1"), None, &trusted), ip("127.0.0.1"));
         assert_eq!(client_ip(ip("::ffff:203.0.113.9"), None, &trusted), ip("203.0.113.9"));
+    }
+
+    /// Seeding caps at start is idempotent: starting twice on the same (shared) counters leaves
+    /// each cap at what the events store recorded, not twice that.
+    #[tokio::test]
+    async fn restarts_on_shared_counters_do_not_inflate_caps() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = crate::Settings { data_dir: dir.path().into(), ..crate::Settings::default() };
+        let backends = crate::backends::Backends::open(&settings).unwrap();
+        let config = backends.config.clone();
+        crate::bootstrap::run(&config, &settings).await.unwrap();
+        let (_, op) = crate::cli::open_network(&settings).await.unwrap();
+        let body = serde_json::json!({"name": "Capped", "destination_url": "https://shop.example/",
+            "payout": 1, "payout_type": "cpc", "revenue": 2, "caps": {"offer": {"daily_clicks": 100, "monthly_clicks": 1000}}});
+        let offer: Offer = crate::engine::manage::create(&config, &op, body).await.unwrap();
+        let affiliate: crate::engine::manage::users::Affiliate =
+            crate::engine::manage::create(&config, &op, serde_json::json!({"name": "A"})).await.unwrap();
+        let affiliate_id = clicktrail_store::Entity::id(&affiliate);
+        let now = Utc::now();
+        let clicks = (0..3u8)
+            .map(|n| {
+                let mut c = clicktrail_store::conformance::sample_click(now, n, offer.id, affiliate_id);
+                c.id = ClickId::new(u64::try_from(now.timestamp_millis()).unwrap_or(0) + u64::from(n), [n; 10]);
+                c
+            })
+            .collect();
+        backends.events.append(Arc::new(clicktrail_store::EventBatch { clicks, impressions: vec![] })).await.unwrap();
+        let tz = config.network().await.unwrap().unwrap().timezone.tz();
+        let keys: Vec<String> = caps::click_limits(&offer, affiliate_id, now, tz).into_iter().map(|l| l.key).collect();
+        assert_eq!(keys.len(), 2, "a day and a month cap");
+        for start in 1..=2 {
+            let options = buffer::BufferOptions {
+                capacity: 16,
+                batch_size: 16,
+                linger: std::time::Duration::from_millis(1),
+                mode: buffer::WriteMode::Default,
+            };
+            let (events_buffer, _writer) = EventBuffer::start(backends.events.clone(), options);
+            let options = TrackerOptions { unique_window: Duration::hours(24), trusted_proxies: Vec::new() };
+            let tracker = Tracker::start(
+                config.clone(),
+                backends.events.clone(),
+                backends.counters.clone(),
+                events_buffer,
+                GeoIp::open(&[]).unwrap(),
+                options,
+            )
+            .await
+            .unwrap();
+            drop(tracker);
+            for key in &keys {
+                assert_eq!(backends.counters.get(key, Utc::now()).await.unwrap(), 3, "start {start}: {key}");
+            }
+        }
     }
 }
