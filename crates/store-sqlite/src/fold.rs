@@ -37,14 +37,30 @@ pub(crate) enum Fold {
     /// `rollup_field_days` of the sub-ids, from raw clicks and impressions (the 15-minute
     /// rollups have no sub-ids).
     Subs,
+    /// `rollup_net_hours` and `rollup_net_days`, from the 15-minute rollups.
+    Network,
+    /// `rollup_key_days`, from raw clicks and impressions.
+    Keys,
+    /// `rollup_field_days` of the click fields no report groups by (browser, carrier, …), from
+    /// raw clicks: which values each day saw, for raw-click queries to skip days without them.
+    Facets,
 }
 
 /// Each fold's mark (unix milliseconds), in the order of [`Fold::ALL`]; `None` for a fold not
 /// yet started.
-pub(crate) type Marks = [Option<i64>; 4];
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Marks([Option<i64>; 7]);
+
+impl Marks {
+    /// The mark of one fold.
+    pub(crate) fn of(&self, fold: Fold) -> Option<i64> {
+        self.0[fold as usize]
+    }
+}
 
 impl Fold {
-    pub(crate) const ALL: [Fold; 4] = [Fold::Offer, Fold::Full, Fold::Fields, Fold::Subs];
+    pub(crate) const ALL: [Fold; 7] =
+        [Fold::Offer, Fold::Full, Fold::Fields, Fold::Subs, Fold::Network, Fold::Keys, Fold::Facets];
 
     fn name(self) -> &'static str {
         match self {
@@ -52,13 +68,48 @@ impl Fold {
             Self::Full => "full",
             Self::Fields => "fields",
             Self::Subs => "subs",
+            Self::Network => "network",
+            Self::Keys => "keys",
+            Self::Facets => "facets",
         }
+    }
+
+    /// Whether it folds raw events (else the 15-minute rollups).
+    fn reads_raw(self) -> bool {
+        matches!(self, Self::Subs | Self::Keys | Self::Facets)
     }
 
     fn targets(self) -> Vec<Target> {
         const OFFER: &[&str] = &["offer_id", "affiliate_id"];
         const FULL: &[&str] = &["offer_id", "affiliate_id", "source_id", "country", "device_type", "os"];
+        const KEYS: &[&str] = &[
+            "affiliate_id",
+            "offer_id",
+            "source_id",
+            "country",
+            "device_type",
+            "os",
+            "sub1",
+            "sub2",
+            "sub3",
+            "sub4",
+            "sub5",
+        ];
         match self {
+            Self::Network => vec![
+                Target { table: "rollup_net_hours", grain: 3_600, keys: &["offer_id"], field: None },
+                Target { table: "rollup_net_days", grain: 86_400, keys: &["offer_id"], field: None },
+            ],
+            Self::Keys => vec![Target { table: "rollup_key_days", grain: 86_400, keys: KEYS, field: None }],
+            Self::Facets => (crate::tally::FACETS_FROM..)
+                .zip(crate::tally::FACETS)
+                .map(|(code, (_, column))| Target {
+                    table: "rollup_field_days",
+                    grain: 86_400,
+                    keys: OFFER,
+                    field: Some((code, column)),
+                })
+                .collect(),
             Self::Offer => vec![
                 Target { table: "rollup_offer_hours", grain: 3_600, keys: OFFER, field: None },
                 Target { table: "rollup_offer_days", grain: 86_400, keys: OFFER, field: None },
@@ -81,15 +132,10 @@ impl Fold {
     /// `?2`) into this fold's tables.
     fn fold_raw(self, tx: &Transaction<'_>, clicks: Raw<'_>, impressions: Raw<'_>) -> Result<(), StoreError> {
         for target in self.targets() {
-            let [on_clicks, on_impressions] = target.raw_sql(clicks.0, impressions.0);
-            tx.prepare_cached(&on_clicks)
-                .map_err(backend)?
-                .execute(rusqlite::params_from_iter(&clicks.1))
-                .map_err(backend)?;
-            tx.prepare_cached(&on_impressions)
-                .map_err(backend)?
-                .execute(rusqlite::params_from_iter(&impressions.1))
-                .map_err(backend)?;
+            for (i, sql) in target.raw_sql(clicks.0, impressions.0).iter().enumerate() {
+                let args = if i == 0 { &clicks.1 } else { &impressions.1 };
+                tx.prepare_cached(sql).map_err(backend)?.execute(rusqlite::params_from_iter(args)).map_err(backend)?;
+            }
         }
         Ok(())
     }
@@ -153,26 +199,27 @@ impl Target {
         )
     }
 
-    /// Folds raw clicks, then raw impressions, matching their conditions.
-    fn raw_sql(&self, clicks: &str, impressions: &str) -> [String; 2] {
+    /// Folds raw clicks, then raw impressions (those that have the target's field), matching
+    /// their conditions.
+    fn raw_sql(&self, clicks: &str, impressions: &str) -> Vec<String> {
         let (g, gm) = (self.grain, self.grain * 1000);
         let (insert, group) = self.insert_select(&format!("ts / {gm} * {g}"), &format!("ts / {gm}"));
-        [
-            format!(
-                "{insert}, {RAW_CLICK_SUMS} FROM clicks WHERE {clicks} AND {counted} {group} {UPSERT}",
-                counted = raw_clicks_counted()
-            ),
-            format!(
-                "{insert}, {RAW_IMPRESSION_SUMS} FROM impressions WHERE {impressions} AND {RAW_IMPRESSIONS_COUNTED} \
-                 {group} {UPSERT}"
-            ),
-        ]
+        let on_clicks = format!(
+            "{insert}, {RAW_CLICK_SUMS} FROM clicks WHERE {clicks} AND {counted} {group} {UPSERT}",
+            counted = raw_clicks_counted()
+        );
+        let facet = self.field.is_some_and(|(code, _)| code >= crate::tally::FACETS_FROM);
+        let on_impressions = format!(
+            "{insert}, {RAW_IMPRESSION_SUMS} FROM impressions WHERE {impressions} AND {RAW_IMPRESSIONS_COUNTED} \
+             {group} {UPSERT}"
+        );
+        if facet { vec![on_clicks] } else { vec![on_clicks, on_impressions] }
     }
 }
 
 /// The marks, in one read.
 pub(crate) fn marks(conn: &Connection) -> Result<Marks, StoreError> {
-    let mut out: Marks = [None; 4];
+    let mut out = [None; 7];
     let mut stmt = conn.prepare_cached("SELECT name, through FROM rollup_marks").map_err(backend)?;
     let mut rows = stmt.query([]).map_err(backend)?;
     while let Some(row) = rows.next().map_err(backend)? {
@@ -181,7 +228,7 @@ pub(crate) fn marks(conn: &Connection) -> Result<Marks, StoreError> {
             out[i] = Some(row.get(1).map_err(backend)?);
         }
     }
-    Ok(out)
+    Ok(Marks(out))
 }
 
 fn set_mark(tx: &Transaction<'_>, fold: Fold, through: i64) -> Result<(), StoreError> {
@@ -207,7 +254,7 @@ pub(crate) struct Late {
 /// fold, and if so what [`add_late`] needs. Costs one read when it is not.
 pub(crate) fn late(tx: &Transaction<'_>, oldest_ms: i64) -> Result<Option<Late>, StoreError> {
     let marks = marks(tx)?;
-    if !marks.iter().flatten().any(|m| oldest_ms < *m) {
+    if !marks.0.iter().flatten().any(|m| oldest_ms < *m) {
         return Ok(None);
     }
     let newest = |table: &str| -> Result<i64, StoreError> {
@@ -222,7 +269,7 @@ pub(crate) fn late(tx: &Transaction<'_>, oldest_ms: i64) -> Result<Option<Late>,
 /// Adds the events of the batch just written that fall before a fold's mark to that fold's
 /// tables.
 pub(crate) fn add_late(tx: &Transaction<'_>, late: &Late) -> Result<(), StoreError> {
-    for (fold, mark) in Fold::ALL.into_iter().zip(late.marks) {
+    for (fold, mark) in Fold::ALL.into_iter().zip(late.marks.0) {
         let Some(mark) = mark.filter(|m| late.oldest_ms < *m) else { continue };
         let condition = "rowid > ?1 AND ts < ?2";
         fold.fold_raw(
@@ -256,7 +303,7 @@ fn next_quarter(conn: &Connection, from_ms: i64, to_ms: i64) -> Result<Option<i6
 pub(crate) fn step(conn: &mut Connection, due: i64) -> Result<bool, StoreError> {
     let tx = conn.transaction().map_err(backend)?;
     let mut more = false;
-    for (fold, mark) in Fold::ALL.into_iter().zip(marks(&tx)?) {
+    for (fold, mark) in Fold::ALL.into_iter().zip(marks(&tx)?.0) {
         let mark = match mark {
             Some(m) => m,
             None => {
@@ -273,28 +320,24 @@ pub(crate) fn step(conn: &mut Connection, due: i64) -> Result<bool, StoreError> 
             set_mark(&tx, fold, due)?;
             continue;
         };
-        let end = match fold {
-            Fold::Offer | Fold::Full | Fold::Fields => {
-                let end = (start + 4 * QUARTER_MS).min(due);
-                fold.fold_quarters(&tx, start / 1000, end / 1000)?;
-                end
-            }
-            Fold::Subs => {
-                let nth: Option<i64> = tx
-                    .prepare_cached("SELECT ts FROM clicks WHERE id >= ?1 ORDER BY id LIMIT 1 OFFSET ?2")
-                    .map_err(backend)?
-                    .query_row(params![id_bound_ms(start), STEP_CLICKS], |r| r.get(0))
-                    .optional()
-                    .map_err(backend)?;
-                let end =
-                    nth.filter(|ts| *ts > start).map_or(start + QUARTER_MS, |ts| ts.min(start + QUARTER_MS)).min(due);
-                fold.fold_raw(
-                    &tx,
-                    ("id >= ?1 AND id < ?2", [id_bound_ms(start).into(), id_bound_ms(end).into()]),
-                    ("ts >= ?1 AND ts < ?2", [start.into(), end.into()]),
-                )?;
-                end
-            }
+        let end = if !fold.reads_raw() {
+            let end = (start + 4 * QUARTER_MS).min(due);
+            fold.fold_quarters(&tx, start / 1000, end / 1000)?;
+            end
+        } else {
+            let nth: Option<i64> = tx
+                .prepare_cached("SELECT ts FROM clicks WHERE id >= ?1 ORDER BY id LIMIT 1 OFFSET ?2")
+                .map_err(backend)?
+                .query_row(params![id_bound_ms(start), STEP_CLICKS], |r| r.get(0))
+                .optional()
+                .map_err(backend)?;
+            let end = nth.filter(|ts| *ts > start).map_or(start + QUARTER_MS, |ts| ts.min(start + QUARTER_MS)).min(due);
+            fold.fold_raw(
+                &tx,
+                ("id >= ?1 AND id < ?2", [id_bound_ms(start).into(), id_bound_ms(end).into()]),
+                ("ts >= ?1 AND ts < ?2", [start.into(), end.into()]),
+            )?;
+            end
         };
         set_mark(&tx, fold, end)?;
         more |= end < due;
@@ -308,4 +351,19 @@ pub(crate) fn through(conn: &mut Connection, due: i64) -> Result<(), StoreError>
     let due = due.div_euclid(QUARTER_MS) * QUARTER_MS;
     while step(conn, due)? {}
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_fold_is_listed_once_in_mark_order() {
+        for (i, fold) in Fold::ALL.into_iter().enumerate() {
+            assert_eq!(fold as usize, i, "{fold:?}: Marks::of reads position {i}");
+        }
+        let mut names: Vec<&str> = Fold::ALL.iter().map(|f| f.name()).collect();
+        names.dedup();
+        assert_eq!(names.len(), Fold::ALL.len());
+    }
 }

@@ -18,6 +18,7 @@ pub const EVENT_MIGRATIONS: &[(&str, &str)] = &[
     ("events_0001", include_str!("migrations/events_0001.sql")),
     ("events_0002", include_str!("migrations/events_0002.sql")),
     ("events_0003", include_str!("migrations/events_0003.sql")),
+    ("events_0004", include_str!("migrations/events_0004.sql")),
 ];
 
 /// Applies the configuration migrations the database has not seen; returns their names.

@@ -4,6 +4,7 @@
 use clicktrail_domain::click::Rejection;
 use clicktrail_domain::report::{Dimension, Key, Tally, Totals};
 use clicktrail_store::StoreError;
+use clicktrail_store::events::ClickField;
 use clicktrail_store::tally::{Grain, Level, Piece, Served, Tallies, TallyQuery, plan};
 use rusqlite::types::Value;
 use rusqlite::{Connection, Row};
@@ -64,6 +65,26 @@ pub(crate) const FIELDS: [(Dimension, &str); 9] = [
     (Dimension::Country, "country"),
     (Dimension::Device, "device_type"),
     (Dimension::Os, "os"),
+];
+
+/// The first code of the click fields `rollup_field_days` keeps for raw-click queries alone
+/// (after [`FIELDS`]).
+pub(crate) const FACETS_FROM: u8 = 10;
+
+/// Those fields, in code order from [`FACETS_FROM`], with the raw expression of their value
+/// (ids as text, a missing one empty).
+pub(crate) const FACETS: [(ClickField, &str); 11] = [
+    (ClickField::Creative, "coalesce(creative_id, '')"),
+    (ClickField::OfferUrl, "coalesce(url_id, '')"),
+    (ClickField::Carrier, "carrier"),
+    (ClickField::OsName, "os_name"),
+    (ClickField::Brand, "brand"),
+    (ClickField::Model, "model"),
+    (ClickField::Browser, "browser"),
+    (ClickField::Language, "language"),
+    (ClickField::ConnectionType, "connection_type"),
+    (ClickField::Campaign, "campaign"),
+    (ClickField::CouponCode, "coupon_code"),
 ];
 
 /// The code of a field in `rollup_field_days`.

@@ -152,6 +152,18 @@ pub async fn click_queries_match_their_meaning(store: Arc<dyn EventStore>) -> Ch
             ..ClickQuery::between(day(1, 0), day(6, 0), 5)
         },
         ClickQuery { affiliates: Some(Vec::new()), ..ClickQuery::between(day(1, 0), day(6, 0), 1000) },
+        ClickQuery {
+            filters: vec![cond(ClickField::Browser, "FIREFOX"), cond(ClickField::Creative, "02")],
+            ..ClickQuery::between(day(1, 0), day(6, 0), 1000)
+        },
+        ClickQuery {
+            filters: vec![cond(ClickField::Browser, "Opera")],
+            ..ClickQuery::between(day(1, 0), day(6, 0), 9)
+        },
+        ClickQuery {
+            filters: vec![cond(ClickField::Creative, "x"), cond(ClickField::Model, "iphone")],
+            ..ClickQuery::between(day(1, 0), day(6, 0), 9)
+        },
     ];
     let mut sorted = clicks.clone();
     sorted.sort_by_key(|c| c.id);

@@ -121,6 +121,13 @@ fn queries() -> Vec<TallyQuery> {
     in_countries.filters.push((Country, text(&["de", "IN"])));
     let mut nothing = query(whole.0, whole.1, &[Offer], None);
     nothing.filters.push((Offer, Vec::new()));
+    // Any fields for some affiliates (a backend may keep them per affiliate and day).
+    let mut for_affiliates = query(day(6, 3, 0), day(9, 20, 30), &[Sub(0), Country, Device], None);
+    for_affiliates.filters.push((Affiliate, vec![Key::Id(1), Key::Id(3)]));
+    let mut affiliate_by_date =
+        query(whole.0, whole.1, &[Offer, Sub(0), Source], Some((chrono_tz::Asia::Kolkata, Date)));
+    affiliate_by_date.filters.push((Affiliate, vec![Key::Id(2)]));
+    affiliate_by_date.filters.push((Sub(0), text(&["X", ""])));
     vec![
         query(whole.0, whole.1, &[], None),
         query(whole.0, whole.1, &[Offer, Affiliate], Some((chrono_tz::Asia::Kolkata, Date))),
@@ -132,6 +139,9 @@ fn queries() -> Vec<TallyQuery> {
         query(whole.0, whole.1, &[Source], Some((chrono_tz::Asia::Kolkata, Date))),
         in_countries,
         nothing,
+        for_affiliates,
+        affiliate_by_date,
+        query(day(6, 2, 45), day(9, 21, 0), &[], Some((chrono_tz::America::New_York, Hour))),
     ]
 }
 

@@ -5,11 +5,10 @@ use std::collections::HashMap;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use clicktrail_store::Query;
 use serde_json::Value;
 
 use super::error::ApiError;
-use crate::engine::manage::ListRequest;
+use crate::engine::manage::{ListRequest, Query};
 use crate::error::{Error, ErrorKind};
 
 /// A request body, at most [`super::serve::MAX_BODY_BYTES`] long (more is `413`).

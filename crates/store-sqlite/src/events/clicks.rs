@@ -16,7 +16,8 @@ use rusqlite::Connection;
 use rusqlite::types::Value;
 
 use super::codec::{CLICK_COLUMNS, id_bound_ms, read_click};
-use crate::{backend, fold, ms, tally};
+use crate::fold::{self, Fold};
+use crate::{backend, ms, tally};
 
 /// The column of a field in `clicks`.
 fn column(field: ClickField) -> &'static str {
@@ -74,17 +75,20 @@ fn one_of(column: &str, ids: &[i64], args: &mut Vec<Value>) -> String {
 
 const DAY_MS: i64 = 86_400_000;
 
-/// The code of a field in `rollup_field_days`, and whether the sub-id fold (not the fields
-/// fold) fills it.
-fn day_field(field: ClickField) -> Option<(u8, bool)> {
+/// The code of a field in `rollup_field_days`, and the fold that fills it.
+fn day_field(field: ClickField) -> Option<(u8, Fold)> {
     let dimension = match field {
         ClickField::Sub(i) => Dimension::Sub(i),
         ClickField::Source => Dimension::Source,
         ClickField::Country => Dimension::Country,
         ClickField::DeviceType => Dimension::Device,
-        _ => return None,
+        other => {
+            let code = (tally::FACETS_FROM..).zip(tally::FACETS).find(|(_, (f, _))| *f == other)?.0;
+            return Some((code, Fold::Facets));
+        }
     };
-    tally::field_code(dimension).map(|code| (code, matches!(field, ClickField::Sub(_))))
+    let fold = if matches!(field, ClickField::Sub(_)) { Fold::Subs } else { Fold::Fields };
+    tally::field_code(dimension).map(|code| (code, fold))
 }
 
 /// The stretches of `[from, to)` (unix milliseconds) that can hold a match: days the rollups
@@ -95,18 +99,22 @@ fn stretches(conn: &Connection, query: &ClickQuery, from: i64, to: i64) -> Resul
     let mut keep: Option<Vec<i64>> = None;
     let mut folded_to = to;
     for (field, alternatives) in query.filter_groups() {
-        let Some((code, subs)) = day_field(field) else { continue };
+        let Some((code, fold)) = day_field(field) else { continue };
         // Whole days before the fold's mark are complete.
-        let mark = marks[if subs { 3 } else { 2 }].unwrap_or(i64::MIN);
-        let complete_to = mark.div_euclid(DAY_MS) * DAY_MS;
+        let Some(mark) = marks.of(fold) else { continue };
+        let complete_to = mark.div_euclid(DAY_MS).saturating_mul(DAY_MS);
         if complete_to <= first_day {
             continue;
         }
         folded_to = folded_to.min(complete_to);
         let mut args: Vec<Value> = vec![i64::from(code).into(), (first_day / 1000).into(), (complete_to / 1000).into()];
+        // Ids are kept as the text of the number (`07` asks for 7).
         let values: Vec<String> = alternatives
             .iter()
-            .filter_map(|c| c.value.clone())
+            .filter_map(|c| match &c.value {
+                Some(v) if field.is_numeric() => v.parse::<i64>().ok().map(|n| n.to_string()),
+                v => v.clone(),
+            })
             .map(|v| {
                 args.push(v.into());
                 "value = ? COLLATE NOCASE".to_owned()

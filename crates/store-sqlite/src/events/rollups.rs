@@ -13,7 +13,7 @@ use clicktrail_store::tally::{Grain, Piece, Tallies, TallyQuery};
 use rusqlite::{Connection, Row, Transaction, params};
 
 use super::codec::id_bound_ms;
-use crate::fold;
+use crate::fold::{self, Fold, Marks};
 use crate::tally::{self, Select, Table, raw_column, rollup_column};
 use crate::{backend, count, decimal_units, to_units};
 
@@ -138,13 +138,21 @@ enum Cube {
     Field(Dimension, u8),
     /// Anything else: raw events only.
     Raw,
+    /// Offer only (no affiliate grouped or filtered): `rollup_net_days`, `rollup_net_hours`,
+    /// `rollup_clicks`.
+    Network,
+    /// Anything, for some affiliates: `rollup_key_days`, then raw events.
+    Keys,
 }
 
 impl Cube {
     fn for_query(query: &TallyQuery) -> Self {
         use Dimension as D;
         let others = query.beyond_offer_and_affiliate();
-        if others.is_empty() {
+        let fields = query.fields();
+        if fields.iter().all(|d| *d == D::Offer) {
+            Cube::Network
+        } else if others.is_empty() {
             Cube::Offer
         } else if let [only] = others.as_slice()
             && let Some(code) = tally::field_code(*only)
@@ -152,15 +160,17 @@ impl Cube {
             Cube::Field(*only, code)
         } else if others.iter().all(|d| matches!(d, D::Source | D::Country | D::Device | D::Os)) {
             Cube::Full
+        } else if query.filters.iter().any(|(d, _)| *d == D::Affiliate) {
+            Cube::Keys
         } else {
             Cube::Raw
         }
     }
 
-    /// Its tables, coarsest first, given the fold marks (offer, full, fields, subs).
-    fn tables(self, marks: [Option<i64>; 4]) -> Vec<Table> {
+    /// Its tables, coarsest first, given the fold marks.
+    fn tables(self, marks: Marks) -> Vec<Table> {
         // A fold not yet started holds nothing: its rows cover nothing.
-        let filled = |m: Option<i64>| Some(m.unwrap_or(i64::MIN));
+        let filled = |fold: Fold| Some(marks.of(fold).unwrap_or(i64::MIN));
         let quarters = Table {
             grain: Grain { seconds: BUCKET_SECONDS, filled_to_ms: None },
             from: "rollup_clicks",
@@ -169,12 +179,12 @@ impl Cube {
         match self {
             Cube::Offer => vec![
                 Table {
-                    grain: Grain { seconds: 86_400, filled_to_ms: filled(marks[0]) },
+                    grain: Grain { seconds: 86_400, filled_to_ms: filled(Fold::Offer) },
                     from: "rollup_offer_days",
                     condition: String::new(),
                 },
                 Table {
-                    grain: Grain { seconds: 3_600, filled_to_ms: filled(marks[0]) },
+                    grain: Grain { seconds: 3_600, filled_to_ms: filled(Fold::Offer) },
                     from: "rollup_offer_hours",
                     condition: String::new(),
                 },
@@ -182,24 +192,42 @@ impl Cube {
             ],
             Cube::Full => vec![
                 Table {
-                    grain: Grain { seconds: 86_400, filled_to_ms: filled(marks[1]) },
+                    grain: Grain { seconds: 86_400, filled_to_ms: filled(Fold::Full) },
                     from: "rollup_days",
                     condition: String::new(),
                 },
                 quarters,
             ],
             Cube::Field(field, code) => {
-                let (mark, finer) = match field {
-                    Dimension::Sub(_) => (marks[3], None),
-                    _ => (marks[2], Some(quarters)),
+                let (fold, finer) = match field {
+                    Dimension::Sub(_) => (Fold::Subs, None),
+                    _ => (Fold::Fields, Some(quarters)),
                 };
                 let days = Table {
-                    grain: Grain { seconds: 86_400, filled_to_ms: filled(mark) },
+                    grain: Grain { seconds: 86_400, filled_to_ms: filled(fold) },
                     from: "rollup_field_days",
                     condition: format!("field = {code}"),
                 };
                 std::iter::once(days).chain(finer).collect()
             }
+            Cube::Network => vec![
+                Table {
+                    grain: Grain { seconds: 86_400, filled_to_ms: filled(Fold::Network) },
+                    from: "rollup_net_days",
+                    condition: String::new(),
+                },
+                Table {
+                    grain: Grain { seconds: 3_600, filled_to_ms: filled(Fold::Network) },
+                    from: "rollup_net_hours",
+                    condition: String::new(),
+                },
+                quarters,
+            ],
+            Cube::Keys => vec![Table {
+                grain: Grain { seconds: 86_400, filled_to_ms: filled(Fold::Keys) },
+                from: "rollup_key_days",
+                condition: String::new(),
+            }],
             Cube::Raw => Vec::new(),
         }
     }
@@ -230,6 +258,8 @@ pub(crate) fn traffic_tally(conn: &Connection, query: &TallyQuery) -> Result<Tal
             // In `rollup_field_days` the one extra field is in `value`.
             let rollup_column = |d: Dimension| match cube {
                 Cube::Field(field, _) if d == field && table.from == "rollup_field_days" => Some("value".to_owned()),
+                // Every field has its raw column's name there.
+                Cube::Keys => raw_column(d),
                 _ => rollup_column(d),
             };
             let mut conditions = vec!["bucket >= ?".to_owned(), "bucket < ?".to_owned()];

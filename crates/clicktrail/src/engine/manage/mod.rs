@@ -15,7 +15,9 @@ pub mod users;
 use async_trait::async_trait;
 use chrono::Utc;
 use clicktrail_domain::Timestamp;
-use clicktrail_store::{Config, Entity, Order, Page, Query};
+/// A list's filters (names, statuses, owner and the like), as the configuration store takes them.
+pub use clicktrail_store::Query;
+use clicktrail_store::{Config, Entity, Order, Page};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;

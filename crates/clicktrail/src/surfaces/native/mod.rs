@@ -13,13 +13,12 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use clicktrail_store::Query;
 use serde_json::Value;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::app::AppState;
-use crate::engine::manage::{self, ListMeta, Listed, Resource};
+use crate::engine::manage::{self, ListMeta, Listed, Query, Resource};
 use crate::error::Error;
 use crate::transport::error::ApiError;
 use crate::transport::extract::{JsonBody, Params, path_id};
