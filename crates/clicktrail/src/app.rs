@@ -50,7 +50,7 @@ impl AppState {
     /// The tracking link of an offer for an affiliate: on the network's tracking base URL, else
     /// on the address the server listens on.
     pub fn tracking_link(&self, offer_id: i64, affiliate_id: i64) -> String {
-        let snapshot = self.tracker.catalog().snapshot();
+        let snapshot = self.tracker.snapshots().snapshot();
         let base = snapshot.network.tracking_base_url.as_ref().map_or_else(
             || format!("http://{}", self.settings.listen),
             |u| u.as_str().trim_end_matches('/').to_owned(),
@@ -140,16 +140,16 @@ impl App {
             config.clone(),
             store.clone(),
             events.clone(),
-            tracker.catalog_arc(),
+            tracker.snapshots_arc(),
             counters.clone(),
             jobs.clone(),
             wake.clone(),
         ));
-        let reporter = Arc::new(Reporter::new(events, store, tracker.catalog_arc()));
+        let reporter = Arc::new(Reporter::new(events, store, tracker.snapshots_arc()));
         let worker = Arc::new(Deliveries::new(
             jobs.clone(),
             config.clone(),
-            tracker.catalog_arc(),
+            tracker.snapshots_arc(),
             settings.postback_allowlist.clone(),
             wake,
         )?);

@@ -217,7 +217,7 @@ pub async fn generate(state: &AppState, clicks: usize, progress: impl Fn(&str)) 
     if pools.is_empty() {
         progress("no GeoIP database: the demo's clicks have no country, so geo-targeted offers refuse them");
     }
-    let snapshot = state.tracker.catalog().snapshot();
+    let snapshot = state.tracker.snapshots().snapshot();
     let mut offers: Vec<Arc<Offer>> = snapshot.offers.values().cloned().collect();
     offers.sort_by_key(|o| o.id);
     let mut affiliates: Vec<i64> = snapshot.affiliates.keys().copied().collect();

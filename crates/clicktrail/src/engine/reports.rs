@@ -13,7 +13,7 @@ use clicktrail_store::events::bucket_start;
 use clicktrail_store::{ConversionStore, EventStore, Served, TallyQuery};
 use rust_decimal::Decimal;
 
-use crate::engine::track::catalog::Catalog;
+use crate::engine::snapshot::Snapshots;
 use crate::error::{Error, Result};
 
 /// Who the report is for: what it may include.
@@ -96,7 +96,7 @@ pub struct SourceReport {
 pub struct Reporter {
     events: Arc<dyn EventStore>,
     conversions: Arc<dyn ConversionStore>,
-    catalog: Arc<Catalog>,
+    snapshots: Arc<Snapshots>,
 }
 
 /// Offer and affiliate id sets implied by every id filter and the audience.
@@ -115,12 +115,12 @@ fn intersect(a: Option<Vec<i64>>, b: Option<Vec<i64>>) -> Option<Vec<i64>> {
 
 impl Reporter {
     /// A reporter over the stores.
-    pub fn new(events: Arc<dyn EventStore>, conversions: Arc<dyn ConversionStore>, catalog: Arc<Catalog>) -> Self {
-        Self { events, conversions, catalog }
+    pub fn new(events: Arc<dyn EventStore>, conversions: Arc<dyn ConversionStore>, snapshots: Arc<Snapshots>) -> Self {
+        Self { events, conversions, snapshots }
     }
 
     fn scope(&self, req: &Request) -> Scope {
-        let snapshot = self.catalog.snapshot();
+        let snapshot = self.snapshots.snapshot();
         let f = &req.filters;
         let by_offer = |pick: &dyn Fn(&clicktrail_domain::offer::Offer) -> bool| -> Vec<i64> {
             snapshot.offers.values().filter(|o| pick(o)).map(|o| o.id).collect()
@@ -182,7 +182,7 @@ impl Reporter {
     pub async fn by_traffic_source(&self, req: &Request) -> Result<SourceReport> {
         let req = Request { group_by: vec![Dimension::Source], ..req.clone() };
         let report = self.run(&req).await?;
-        let snapshot = self.catalog.snapshot();
+        let snapshot = self.snapshots.snapshot();
         let mut sources: Vec<(String, Totals)> =
             snapshot.traffic_sources.iter().map(|s| (s.spec.name.to_string(), Totals::default())).collect();
         let mut other = Totals::default();

@@ -20,7 +20,7 @@ use sha1::{Digest, Sha1};
 
 use crate::app::AppState;
 use crate::engine::access::MoneyView;
-use crate::engine::track::catalog::Snapshot;
+use crate::engine::snapshot::Snapshot;
 use crate::engine::track::{ClickCondition, ClickField, ClickQuery};
 use crate::error::Error;
 use crate::transport::error::ApiError;
@@ -221,7 +221,7 @@ async fn stream(
     if to - from > Duration::days(MAX_DAYS) {
         return Err(Error::invalid("to", format!("the period may be at most {MAX_DAYS} days")).into());
     }
-    let snapshot = state.tracker.catalog().snapshot();
+    let snapshot = state.tracker.snapshots().snapshot();
     let mut query = ClickQuery {
         filters: conditions(&body, "filters")?,
         exclusions: conditions(&body, "exclusions")?,
@@ -243,7 +243,7 @@ async fn by_id(
     let not_found = || Error::not_found("click", &id);
     let click_id = ClickId::parse(&id).map_err(|_| not_found())?;
     let click = state.tracker.raw_click(click_id).await?.ok_or_else(not_found)?;
-    let snapshot = state.tracker.catalog().snapshot();
+    let snapshot = state.tracker.snapshots().snapshot();
     if !caller.sees_click(click.offer_id, click.affiliate_id, &snapshot) {
         return Err(not_found().into());
     }

@@ -29,7 +29,7 @@ use crate::engine::access::{Caller, Reach};
 use crate::engine::convert::Search;
 use crate::engine::manage::{self, ListRequest};
 use crate::engine::reports;
-use crate::engine::track::catalog::Snapshot;
+use crate::engine::snapshot::Snapshot;
 use crate::error::Error;
 use crate::transport::error::ApiError;
 use crate::transport::extract::{JsonBody, Params};
@@ -182,7 +182,7 @@ async fn offers(State(state): State<AppState>, caller: BearerCaller, params: Par
         other => return Err(Error::invalid("status", format!("'{other}' is not one of active, paused, all")).into()),
     };
     let (page, per_page) = page_of(&params)?;
-    let snapshot = state.tracker.catalog().snapshot();
+    let snapshot = state.tracker.snapshots().snapshot();
     let epc = epc_by_offer(&state, None).await?;
     let mut list: Vec<&Offer> = caller
         .offers(&snapshot, Reach::See)
@@ -230,7 +230,7 @@ async fn offer(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     caller.require(Scope::ReadOffers)?;
-    let snapshot = state.tracker.catalog().snapshot();
+    let snapshot = state.tracker.snapshots().snapshot();
     let o = offer_id(&id)
         .and_then(|n| snapshot.offers.get(&n))
         .filter(|o| caller.reaches(o, Reach::See))
@@ -286,7 +286,7 @@ fn dates(params: &Params, tz: chrono_tz::Tz) -> Result<(chrono::DateTime<Utc>, c
 }
 
 fn caller_tz(state: &AppState, caller: &Caller) -> chrono_tz::Tz {
-    caller.zone(state.tracker.catalog().snapshot().network.timezone)
+    caller.zone(state.tracker.snapshots().snapshot().network.timezone)
 }
 
 async fn stats(State(state): State<AppState>, caller: BearerCaller, params: Params) -> Result<Json<Value>, ApiError> {

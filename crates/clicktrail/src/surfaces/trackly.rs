@@ -120,7 +120,7 @@ async fn offers(
     };
     let page = whole(&params, "page", 1)?;
     let per_page = whole(&params, "per_page", DEFAULT_PER_PAGE)?.min(MAX_PER_PAGE);
-    let snapshot = state.tracker.catalog().snapshot();
+    let snapshot = state.tracker.snapshots().snapshot();
     let list: Vec<&Offer> = caller
         .offers(&snapshot, Reach::Run)
         .into_iter()

@@ -92,7 +92,7 @@ async fn offer_stats(
     params: Params,
 ) -> Result<Json<Value>, AError> {
     admin(&caller, &headers)?;
-    let snapshot = state.tracker.catalog().snapshot();
+    let snapshot = state.tracker.snapshots().snapshot();
     let tz = match params.get("timezone") {
         Some(raw) => TimeZone::parse(raw).map_err(|e| Error::invalid("timezone", e.message))?,
         None => snapshot.network.timezone,

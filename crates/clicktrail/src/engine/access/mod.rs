@@ -26,7 +26,7 @@ use subtle::ConstantTimeEq;
 
 pub use self::money::MoneyView;
 use crate::engine::reports::Audience;
-use crate::engine::track::catalog::Snapshot;
+use crate::engine::snapshot::Snapshot;
 use crate::error::{Error, ErrorKind, Result};
 
 /// How a caller holds its rights.

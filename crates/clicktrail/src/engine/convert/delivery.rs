@@ -151,7 +151,7 @@ pub fn backoff(attempts: u32) -> chrono::Duration {
 /// The delivery worker.
 pub struct Deliveries {
     jobs: Arc<dyn JobQueue>,
-    catalog: Arc<crate::engine::track::catalog::Catalog>,
+    snapshots: Arc<crate::engine::snapshot::Snapshots>,
     config: Config,
     client: reqwest::Client,
     guard: Guard,
@@ -163,7 +163,7 @@ impl Deliveries {
     pub fn new(
         jobs: Arc<dyn JobQueue>,
         config: Config,
-        catalog: Arc<crate::engine::track::catalog::Catalog>,
+        snapshots: Arc<crate::engine::snapshot::Snapshots>,
         allow: Vec<IpNet>,
         wake: Arc<Notify>,
     ) -> anyhow::Result<Self> {
@@ -174,7 +174,7 @@ impl Deliveries {
             .dns_resolver(Arc::new(guard.clone()))
             .user_agent(concat!("Clicktrail-Postback/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(Self { jobs, catalog, config, client, guard, wake })
+        Ok(Self { jobs, snapshots, config, client, guard, wake })
     }
 
     /// Runs until `stop` resolves; leases of jobs in flight expire, so nothing is lost.
@@ -225,7 +225,7 @@ impl Deliveries {
     }
 
     async fn secret(&self, affiliate_id: i64) -> Vec<u8> {
-        let known = self.catalog.snapshot().affiliates.get(&affiliate_id).and_then(|a| a.postback_secret.clone());
+        let known = self.snapshots.snapshot().affiliates.get(&affiliate_id).and_then(|a| a.postback_secret.clone());
         if let Some(secret) = known {
             return secret.into_bytes();
         }

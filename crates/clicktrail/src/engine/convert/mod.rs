@@ -24,8 +24,8 @@ use serde_json::json;
 use subtle::ConstantTimeEq;
 
 use crate::engine::access::Caller;
+use crate::engine::snapshot::Snapshots;
 use crate::engine::track::caps::{self, ConversionScope};
-use crate::engine::track::catalog::Catalog;
 use crate::error::{Error, ErrorKind, Result};
 
 /// Clicks younger than this may still be in the write buffer.
@@ -100,7 +100,7 @@ pub struct Conversions {
     config: Config,
     store: Arc<dyn ConversionStore>,
     events: Arc<dyn EventStore>,
-    catalog: Arc<Catalog>,
+    snapshots: Arc<Snapshots>,
     counters: Arc<dyn SharedCounters>,
     jobs: Arc<dyn JobQueue>,
     /// Conversion-cap counters already restored from the store by this process.
@@ -350,12 +350,12 @@ impl Conversions {
         config: Config,
         store: Arc<dyn ConversionStore>,
         events: Arc<dyn EventStore>,
-        catalog: Arc<Catalog>,
+        snapshots: Arc<Snapshots>,
         counters: Arc<dyn SharedCounters>,
         jobs: Arc<dyn JobQueue>,
         wake: Arc<tokio::sync::Notify>,
     ) -> Self {
-        Self { config, store, events, catalog, counters, jobs, restored_caps: tokio::sync::Mutex::default(), wake }
+        Self { config, store, events, snapshots, counters, jobs, restored_caps: tokio::sync::Mutex::default(), wake }
     }
 
     /// The store.
@@ -363,9 +363,9 @@ impl Conversions {
         &self.store
     }
 
-    /// The affiliate's postback configurations, from the in-memory catalog.
+    /// The affiliate's postback configurations, from the in-memory snapshot.
     fn postbacks_of(&self, affiliate_id: i64) -> Vec<Arc<Postback>> {
-        self.catalog.snapshot().postbacks.get(&affiliate_id).cloned().unwrap_or_default()
+        self.snapshots.snapshot().postbacks.get(&affiliate_id).cloned().unwrap_or_default()
     }
 
     /// Records an advertiser's conversion.
@@ -376,7 +376,7 @@ impl Conversions {
     /// Records a conversion as if it arrived at `now` (the demo's past traffic; guards, caps
     /// and the attribution window are judged at that instant).
     pub async fn receive_at(&self, input: Inbound, from: IpAddr, now: DateTime<Utc>) -> Result<Received> {
-        let snapshot = self.catalog.snapshot();
+        let snapshot = self.snapshots.snapshot();
         let attribution = self.attribute(&input, now).await?;
         let offer: Arc<Offer> = snapshot
             .offers
@@ -591,7 +591,7 @@ impl Conversions {
     pub async fn get(&self, caller: &Caller, id: i64) -> Result<Conversion> {
         caller.require(clicktrail_domain::key::Scope::ReadConversions)?;
         let c = self.store.conversion(id).await?.ok_or_else(|| Error::not_found("conversion", id))?;
-        if caller.sees_conversion(&c, &self.catalog.snapshot()) {
+        if caller.sees_conversion(&c, &self.snapshots.snapshot()) {
             Ok(c)
         } else {
             Err(Error::not_found("conversion", id))
@@ -611,7 +611,7 @@ impl Conversions {
             limit: Some(search.per_page),
             ..ConversionQuery::default()
         };
-        caller.narrow_conversions(&mut query, &self.catalog.snapshot());
+        caller.narrow_conversions(&mut query, &self.snapshots.snapshot());
         let page = self.store.conversions(&query).await?;
         Ok(Found { items: page.items, total: page.total })
     }
@@ -654,7 +654,7 @@ impl Conversions {
         let jobs = postback_jobs(&postbacks, &c, &events_for(to, false), now);
         let counted = |s: ConversionStatus| s != ConversionStatus::Rejected;
         let from = c.history.last().and_then(|h| h.from).unwrap_or(to);
-        let snapshot = self.catalog.snapshot();
+        let snapshot = self.snapshots.snapshot();
         let mut limits = Vec::new();
         if let Some(offer) = snapshot.offers.get(&c.offer_id)
             && counted(from) != counted(to)

@@ -1,13 +1,12 @@
 //! The click path: tracking links, impressions, enrichment, uniqueness, caps, and the buffer.
 //!
 //! [`Tracker`] is what the tracking handlers call. It resolves the offer and affiliate from the
-//! in-memory [`catalog::Catalog`], runs the [`pipeline`] steps, hands the event to the
+//! in-memory [`crate::engine::snapshot::Snapshot`], runs the [`pipeline`] steps, hands the event to the
 //! [`buffer`], and says where the visitor goes. Nothing here touches the store on the request
 //! path except through the shared counters.
 
 pub mod buffer;
 pub mod caps;
-pub mod catalog;
 pub mod enrich;
 pub mod pipeline;
 
@@ -27,9 +26,9 @@ use ipnet::IpNet;
 use sha2::Sha256;
 
 use self::buffer::{BufferError, Event, EventBuffer};
-use self::catalog::{Catalog, Snapshot};
 use self::enrich::{AgentParser, GeoIp};
 use self::pipeline::Visit;
+use crate::engine::snapshot::{Snapshot, Snapshots};
 
 /// Where a click goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,7 +74,7 @@ pub struct TrackerOptions {
 
 /// The click path's state.
 pub struct Tracker {
-    catalog: Arc<Catalog>,
+    snapshots: Arc<Snapshots>,
     counters: Arc<dyn SharedCounters>,
     events: Arc<dyn EventStore>,
     geo: ArcSwap<GeoIp>,
@@ -92,7 +91,7 @@ type HmacSha256 = Hmac<Sha256>;
 const HOP_SECRET_ID: i64 = 1;
 
 impl Tracker {
-    /// Loads the catalog, restores unique windows and caps from the events, and is ready.
+    /// Loads the configuration snapshot, restores unique windows and caps from the events, and is ready.
     pub async fn start(
         config: Config,
         events: Arc<dyn EventStore>,
@@ -102,9 +101,9 @@ impl Tracker {
         options: TrackerOptions,
     ) -> Result<Self, StoreError> {
         let hop_key = config.secret(HOP_SECRET_ID, crate::random::bytes).await?;
-        let catalog = Arc::new(Catalog::load(config).await?);
+        let snapshots = Arc::new(Snapshots::load(config).await?);
         let tracker = Self {
-            catalog,
+            snapshots,
             counters,
             events,
             geo: ArcSwap::from_pointee(geo),
@@ -119,9 +118,9 @@ impl Tracker {
         Ok(tracker)
     }
 
-    /// The in-memory catalog.
-    pub fn catalog(&self) -> &Catalog {
-        &self.catalog
+    /// The in-memory configuration.
+    pub fn snapshots(&self) -> &Snapshots {
+        &self.snapshots
     }
 
     /// The country the GeoIP database places `ip` in, if any.
@@ -134,9 +133,9 @@ impl Tracker {
         self.events.ping().await
     }
 
-    /// The in-memory catalog, shared.
-    pub fn catalog_arc(&self) -> Arc<Catalog> {
-        self.catalog.clone()
+    /// The in-memory configuration, shared.
+    pub fn snapshots_arc(&self) -> Arc<Snapshots> {
+        self.snapshots.clone()
     }
 
     /// The buffer's write mode.
@@ -149,9 +148,9 @@ impl Tracker {
         self.geo.store(Arc::new(geo));
     }
 
-    /// Reloads the catalog after a configuration change, restoring caps of newly capped offers.
+    /// Reloads the snapshot after a configuration change, restoring caps of newly capped offers.
     pub async fn refresh(&self) -> Result<(), StoreError> {
-        self.catalog.reload().await?;
+        self.snapshots.reload().await?;
         self.restore_caps().await
     }
 
@@ -168,7 +167,7 @@ impl Tracker {
     }
 
     async fn restore_caps(&self) -> Result<(), StoreError> {
-        let snapshot = self.catalog.snapshot();
+        let snapshot = self.snapshots.snapshot();
         let pending: Vec<_> = {
             let done = self.restored_caps.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             snapshot.offers.values().filter(|o| caps::has_click_caps(o) && !done.contains(&o.id)).cloned().collect()
@@ -191,7 +190,7 @@ impl Tracker {
 
     /// Tracks a click: every step, the event handed to the buffer, and where the visitor goes.
     pub async fn click(&self, visit: Visit) -> Result<Tracked, TrackError> {
-        let snapshot = self.catalog.snapshot();
+        let snapshot = self.snapshots.snapshot();
         let mut click = self.parse(&visit);
         self.enrich(&mut click);
         self.mark_unique(&mut click).await?;
@@ -254,7 +253,7 @@ impl Tracker {
 
     /// Tracks an impression (never refused a GIF; unknown or inactive parties are not counted).
     pub async fn impression(&self, visit: Visit) -> Result<(), TrackError> {
-        let snapshot = self.catalog.snapshot();
+        let snapshot = self.snapshots.snapshot();
         let params = pipeline::parse_params(&visit.query);
         let offer_id = pipeline::path_id(&visit.offer);
         let affiliate_id = pipeline::path_id(&visit.affiliate);
@@ -405,7 +404,7 @@ pub fn spawn_retention(catalog_owner: Arc<Tracker>, events: Arc<dyn EventStore>)
         let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
         loop {
             every.tick().await;
-            let days = catalog_owner.catalog.snapshot().network.raw_click_retention_days;
+            let days = catalog_owner.snapshots.snapshot().network.raw_click_retention_days;
             let cutoff = Utc::now() - Duration::days(i64::from(days));
             match events.purge_before(cutoff).await {
                 Ok(0) => {}

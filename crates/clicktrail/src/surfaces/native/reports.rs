@@ -91,7 +91,7 @@ fn write_csv(header: &[String], rows: &[Value]) -> Result<Vec<u8>, csv::Error> {
 
 /// Parses the request a report URL describes.
 pub fn request(state: &AppState, caller: &NativeCaller, params: &Params) -> Result<Request, Error> {
-    let snapshot = state.tracker.catalog().snapshot();
+    let snapshot = state.tracker.snapshots().snapshot();
     let tz = match params.get("timezone") {
         Some(raw) => TimeZone::parse(raw).map_err(|e| Error::invalid("timezone", e.message))?.tz(),
         None => caller.zone(snapshot.network.timezone),

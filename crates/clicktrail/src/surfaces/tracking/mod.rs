@@ -122,7 +122,7 @@ fn click_cookie(state: &AppState, tracked: &Tracked) -> Option<HeaderValue> {
     if tracked.rejection.is_some() {
         return None;
     }
-    let snapshot = state.tracker.catalog().snapshot();
+    let snapshot = state.tracker.snapshots().snapshot();
     let secure = snapshot.network.tracking_base_url.as_ref().is_some_and(|u| u.url().scheme() == "https");
     let cookie = format!(
         "ct_{}={}; Max-Age={}; Path=/; HttpOnly; SameSite=Lax{}",

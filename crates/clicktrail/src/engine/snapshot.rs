@@ -1,4 +1,5 @@
-//! The click path's view of the configuration: offers, affiliates and the network, in memory.
+//! The engine's view of the configuration: offers, affiliates, categories, traffic sources,
+//! postbacks and the network, in memory.
 //!
 //! Clicks never read configuration from the store. A snapshot is loaded at start and after every
 //! management write (and every few seconds, for changes made by another process such as the
@@ -60,12 +61,12 @@ impl Snapshot {
 }
 
 /// The current snapshot, swappable.
-pub struct Catalog {
+pub struct Snapshots {
     current: ArcSwap<Snapshot>,
     config: Config,
 }
 
-impl Catalog {
+impl Snapshots {
     /// Loads the first snapshot.
     pub async fn load(config: Config) -> Result<Self, StoreError> {
         let catalog = Self { current: ArcSwap::from_pointee(Snapshot::empty()), config };
