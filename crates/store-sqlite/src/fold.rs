@@ -80,7 +80,6 @@ impl Fold {
     }
 
     fn targets(self) -> Vec<Target> {
-        const OFFER: &[&str] = &["offer_id", "affiliate_id"];
         const FULL: &[&str] = &["offer_id", "affiliate_id", "source_id", "country", "device_type", "os"];
         const KEYS: &[&str] = &[
             "affiliate_id",
@@ -101,30 +100,20 @@ impl Fold {
                 Target { table: "rollup_net_days", grain: 86_400, keys: &["offer_id"], field: None },
             ],
             Self::Keys => vec![Target { table: "rollup_key_days", grain: 86_400, keys: KEYS, field: None }],
-            Self::Facets => (crate::tally::FACETS_FROM..)
-                .zip(crate::tally::FACETS)
-                .map(|(code, (_, column))| Target {
-                    table: "rollup_field_days",
-                    grain: 86_400,
-                    keys: OFFER,
-                    field: Some((code, column)),
-                })
-                .collect(),
+            Self::Facets => {
+                field_days((crate::tally::FACETS_FROM..).zip(crate::tally::FACETS.map(|(_, column)| column)))
+            }
             Self::Offer => vec![
                 Target { table: "rollup_offer_hours", grain: 3_600, keys: OFFER, field: None },
                 Target { table: "rollup_offer_days", grain: 86_400, keys: OFFER, field: None },
             ],
             Self::Full => vec![Target { table: "rollup_days", grain: 86_400, keys: FULL, field: None }],
-            Self::Fields | Self::Subs => (1..)
-                .zip(FIELDS)
-                .filter(|(_, (d, _))| matches!(d, Dimension::Sub(_)) == (self == Self::Subs))
-                .map(|(code, (_, column))| Target {
-                    table: "rollup_field_days",
-                    grain: 86_400,
-                    keys: OFFER,
-                    field: Some((code, column)),
-                })
-                .collect(),
+            Self::Fields | Self::Subs => field_days(
+                (1..)
+                    .zip(FIELDS)
+                    .filter(|(_, (d, _))| matches!(d, Dimension::Sub(_)) == (self == Self::Subs))
+                    .map(|(code, (_, column))| (code, column)),
+            ),
         }
     }
 
@@ -147,6 +136,21 @@ impl Fold {
         }
         Ok(())
     }
+}
+
+/// The key of the offer rollups and of `rollup_field_days`.
+const OFFER: &[&str] = &["offer_id", "affiliate_id"];
+
+/// The `rollup_field_days` targets of fields by code and raw column.
+fn field_days(fields: impl Iterator<Item = (u8, &'static str)>) -> Vec<Target> {
+    fields
+        .map(|(code, column)| Target {
+            table: "rollup_field_days",
+            grain: 86_400,
+            keys: OFFER,
+            field: Some((code, column)),
+        })
+        .collect()
 }
 
 /// Raw rows to fold: a condition with placeholders `?1` and `?2`, and their values.

@@ -177,19 +177,9 @@ impl Cube {
             condition: String::new(),
         };
         match self {
-            Cube::Offer => vec![
-                Table {
-                    grain: Grain { seconds: 86_400, filled_to_ms: filled(Fold::Offer) },
-                    from: "rollup_offer_days",
-                    condition: String::new(),
-                },
-                Table {
-                    grain: Grain { seconds: 3_600, filled_to_ms: filled(Fold::Offer) },
-                    from: "rollup_offer_hours",
-                    condition: String::new(),
-                },
-                quarters,
-            ],
+            Cube::Offer => {
+                days_hours_quarters(filled(Fold::Offer), "rollup_offer_days", "rollup_offer_hours", quarters)
+            }
             Cube::Full => vec![
                 Table {
                     grain: Grain { seconds: 86_400, filled_to_ms: filled(Fold::Full) },
@@ -210,19 +200,9 @@ impl Cube {
                 };
                 std::iter::once(days).chain(finer).collect()
             }
-            Cube::Network => vec![
-                Table {
-                    grain: Grain { seconds: 86_400, filled_to_ms: filled(Fold::Network) },
-                    from: "rollup_net_days",
-                    condition: String::new(),
-                },
-                Table {
-                    grain: Grain { seconds: 3_600, filled_to_ms: filled(Fold::Network) },
-                    from: "rollup_net_hours",
-                    condition: String::new(),
-                },
-                quarters,
-            ],
+            Cube::Network => {
+                days_hours_quarters(filled(Fold::Network), "rollup_net_days", "rollup_net_hours", quarters)
+            }
             Cube::Keys => vec![Table {
                 grain: Grain { seconds: 86_400, filled_to_ms: filled(Fold::Keys) },
                 from: "rollup_key_days",
@@ -231,6 +211,13 @@ impl Cube {
             Cube::Raw => Vec::new(),
         }
     }
+}
+
+/// A fold's day and hour tables (complete up to `filled`), then the 15-minute rollups.
+fn days_hours_quarters(filled: Option<i64>, days: &'static str, hours: &'static str, quarters: Table) -> Vec<Table> {
+    let table =
+        |seconds, from| Table { grain: Grain { seconds, filled_to_ms: filled }, from, condition: String::new() };
+    vec![table(86_400, days), table(3_600, hours), quarters]
 }
 
 fn traffic_totals(r: &Row<'_>, at: usize) -> rusqlite::Result<Totals> {
