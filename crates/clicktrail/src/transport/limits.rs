@@ -40,11 +40,10 @@ fn header_value(n: i64) -> HeaderValue {
 }
 
 /// Counts the request against its key; answers `429` when over a limit.
-pub async fn limit<S: Surface>(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let (parts, body) = request.into_parts();
-    let secret = presented(&parts, S::CARRIERS);
-    let mut request = Request::from_parts(parts, body);
-    let Ok(Some(secret)) = secret else { return next.run(request).await };
+pub async fn limit<S: Surface>(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let Ok(Some(secret)) = presented(request.headers(), request.uri(), S::CARRIERS) else {
+        return next.run(request).await;
+    };
     let Ok(caller) = access::authenticate(&state.config, &secret).await else { return next.run(request).await };
     let quotas = state.quotas;
     let hourly = match caller.tier() {

@@ -8,7 +8,7 @@ use std::marker::PhantomData;
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use axum::http::{Extensions, Method, Uri};
+use axum::http::{Extensions, HeaderMap, Method, Uri};
 use axum::response::Response;
 use clicktrail_domain::key::hash_secret;
 use subtle::ConstantTimeEq;
@@ -42,12 +42,12 @@ pub trait Surface: Send + Sync + 'static {
 
 /// The key a request presents through one of `carriers`, if any; a carrier that is present
 /// but unreadable is an error.
-pub fn presented(parts: &Parts, carriers: &[Carrier]) -> Result<Option<String>, Error> {
+pub fn presented(headers: &HeaderMap, uri: &Uri, carriers: &[Carrier]) -> Result<Option<String>, Error> {
     let unauthenticated = |m: String| Error::new(ErrorKind::Unauthenticated, m);
     for carrier in carriers {
         match *carrier {
             Carrier::Bearer => {
-                let Some(value) = parts.headers.get(AUTHORIZATION) else { continue };
+                let Some(value) = headers.get(AUTHORIZATION) else { continue };
                 let value =
                     value.to_str().map_err(|_| unauthenticated("Malformed Authorization header.".to_owned()))?;
                 let (scheme, token) = value.trim().split_once(' ').unwrap_or((value, ""));
@@ -59,7 +59,7 @@ pub fn presented(parts: &Parts, carriers: &[Carrier]) -> Result<Option<String>, 
                 return Ok(Some(token.trim().to_owned()));
             }
             Carrier::Header(name) => {
-                let Some(value) = parts.headers.get(name) else { continue };
+                let Some(value) = headers.get(name) else { continue };
                 let value = value.to_str().map_err(|_| unauthenticated(format!("Malformed {name} header.")))?;
                 if value.trim().is_empty() {
                     continue;
@@ -67,7 +67,7 @@ pub fn presented(parts: &Parts, carriers: &[Carrier]) -> Result<Option<String>, 
                 return Ok(Some(value.trim().to_owned()));
             }
             Carrier::Query(name) => {
-                let query = parts.uri.query().unwrap_or("");
+                let query = uri.query().unwrap_or("");
                 let found = url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == name);
                 if let Some((_, value)) = found.filter(|(_, v)| !v.trim().is_empty()) {
                     return Ok(Some(value.trim().to_owned()));
@@ -118,7 +118,7 @@ impl<S: Surface> FromRequestParts<AppState> for Authenticated<S> {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let secret = presented(parts, S::CARRIERS)
+        let secret = presented(&parts.headers, &parts.uri, S::CARRIERS)
             .and_then(|s| s.ok_or_else(|| Error::new(ErrorKind::Unauthenticated, S::MISSING_KEY)))
             .map_err(S::render)?;
         let caller = authenticate(&parts.extensions, state, &secret).await.map_err(S::render)?;
