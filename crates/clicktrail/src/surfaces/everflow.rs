@@ -88,27 +88,28 @@ pub fn timezone(id: i64) -> Option<chrono_tz::Tz> {
         .map(|(_, tz)| *tz)
 }
 
-const RESOURCE_TYPES: &[&str] = &[
-    "offer",
-    "creative",
-    "country",
-    "carrier",
-    "device_platform",
-    "device_type",
-    "device_make",
-    "browser",
-    "language",
-    "connection_type",
-    "campaign",
-    "source_id",
-    "offer_url",
-    "device_model",
-    "s1",
-    "s2",
-    "s3",
-    "s4",
-    "s5",
-    "coupon_code",
+/// The seed's resource types, in its order, and the click field each names.
+const RESOURCE_TYPES: &[(&str, ClickField)] = &[
+    ("offer", ClickField::Offer),
+    ("creative", ClickField::Creative),
+    ("country", ClickField::Country),
+    ("carrier", ClickField::Carrier),
+    ("device_platform", ClickField::OsName),
+    ("device_type", ClickField::DeviceType),
+    ("device_make", ClickField::Brand),
+    ("browser", ClickField::Browser),
+    ("language", ClickField::Language),
+    ("connection_type", ClickField::ConnectionType),
+    ("campaign", ClickField::Campaign),
+    ("source_id", ClickField::Source),
+    ("offer_url", ClickField::OfferUrl),
+    ("device_model", ClickField::Model),
+    ("s1", ClickField::Sub(0)),
+    ("s2", ClickField::Sub(1)),
+    ("s3", ClickField::Sub(2)),
+    ("s4", ClickField::Sub(3)),
+    ("s5", ClickField::Sub(4)),
+    ("coupon_code", ClickField::CouponCode),
 ];
 
 fn device_type_name(c: &Click) -> &'static str {
@@ -121,40 +122,22 @@ fn device_type_name(c: &Click) -> &'static str {
 }
 
 /// A resource type and its value as the engine's click condition.
-fn condition(resource: &str, value: &str) -> ClickCondition {
+/// A field and its value as the engine's click condition: a country name becomes its code,
+/// `PC` the `desktop` class; a value that names nothing matches no click.
+fn condition(field: ClickField, value: &str) -> ClickCondition {
     let value = value.trim();
-    let text = |field: ClickField| ClickCondition { field, value: Some(value.to_owned()) };
-    match resource {
-        "offer" => text(ClickField::Offer),
-        "creative" => text(ClickField::Creative),
-        "offer_url" => text(ClickField::OfferUrl),
-        "country" => ClickCondition {
-            field: ClickField::Country,
-            value: CountryCode::from_code_or_name(value).map(|c| c.as_str().to_owned()),
+    let value = match field {
+        ClickField::Country => CountryCode::from_code_or_name(value).map(|c| c.as_str().to_owned()),
+        ClickField::DeviceType => match value.to_ascii_lowercase().as_str() {
+            "pc" => Some(DeviceType::Desktop.as_str().to_owned()),
+            "mobile" => Some(DeviceType::Mobile.as_str().to_owned()),
+            "tablet" => Some(DeviceType::Tablet.as_str().to_owned()),
+            "" => Some(String::new()),
+            _ => None,
         },
-        "device_type" => ClickCondition {
-            field: ClickField::DeviceType,
-            value: match value.to_ascii_lowercase().as_str() {
-                "pc" => Some(DeviceType::Desktop.as_str().to_owned()),
-                "mobile" => Some(DeviceType::Mobile.as_str().to_owned()),
-                "tablet" => Some(DeviceType::Tablet.as_str().to_owned()),
-                "" => Some(String::new()),
-                _ => None,
-            },
-        },
-        "carrier" => text(ClickField::Carrier),
-        "device_platform" => text(ClickField::OsName),
-        "device_make" => text(ClickField::Brand),
-        "device_model" => text(ClickField::Model),
-        "browser" => text(ClickField::Browser),
-        "language" => text(ClickField::Language),
-        "connection_type" => text(ClickField::ConnectionType),
-        "campaign" => text(ClickField::Campaign),
-        "source_id" => text(ClickField::Source),
-        "coupon_code" => text(ClickField::CouponCode),
-        // s1…s5 (the only other names `conditions` lets through).
-        sub => text(ClickField::Sub(sub[1..].parse::<u8>().unwrap_or(1).saturating_sub(1))),
-    }
+        _ => Some(value.to_owned()),
+    };
+    ClickCondition { field, value }
 }
 
 fn conditions(body: &Value, list: &str) -> Result<Vec<ClickCondition>, Error> {
@@ -169,18 +152,19 @@ fn conditions(body: &Value, list: &str) -> Result<Vec<ClickCondition>, Error> {
                 .get("resource_type")
                 .and_then(Value::as_str)
                 .ok_or_else(|| Error::invalid(field("resource_type"), "is required"))?;
-            if !RESOURCE_TYPES.contains(&resource) {
+            let Some((_, click_field)) = RESOURCE_TYPES.iter().find(|(name, _)| *name == resource) else {
+                let names: Vec<&str> = RESOURCE_TYPES.iter().map(|(name, _)| *name).collect();
                 return Err(Error::invalid(
                     field("resource_type"),
-                    format!("'{resource}' is not one of {}", RESOURCE_TYPES.join(", ")),
+                    format!("'{resource}' is not one of {}", names.join(", ")),
                 ));
-            }
+            };
             let value = match f.get("filter_id_value") {
                 Some(Value::String(s)) => s.clone(),
                 Some(Value::Number(n)) => n.to_string(),
                 _ => return Err(Error::invalid(field("filter_id_value"), "is required")),
             };
-            Ok(condition(resource, &value))
+            Ok(condition(*click_field, &value))
         })
         .collect()
 }
