@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 
 use crate::backends::Backends;
 use crate::bootstrap::{self, Bootstrap};
+use crate::engine::access::session::Sessions;
 use crate::engine::convert::Conversions;
 use crate::engine::convert::delivery::Deliveries;
 use crate::engine::reports::Reporter;
@@ -40,6 +41,8 @@ pub struct AppState {
     pub reporter: Arc<Reporter>,
     /// Shared counters (unique windows, caps, rate limits).
     pub counters: Arc<dyn clicktrail_store::SharedCounters>,
+    /// Panel sessions and logins.
+    pub sessions: Sessions,
     /// Rate-limit quotas.
     pub quotas: crate::transport::limits::Quotas,
     /// Set once the shutdown signal arrived: `/readyz` answers 503 while requests drain.
@@ -50,12 +53,17 @@ impl AppState {
     /// The tracking link of an offer for an affiliate: on the network's tracking base URL, else
     /// on the address the server listens on.
     pub fn tracking_link(&self, offer_id: i64, affiliate_id: i64) -> String {
+        format!("{}/c/{offer_id}/{affiliate_id}", self.tracking_base())
+    }
+
+    /// The network's tracking base URL (no trailing slash), else the address listened on.
+    pub fn tracking_base(&self) -> String {
         let snapshot = self.tracker.snapshots().snapshot();
-        let base = snapshot.network.tracking_base_url.as_ref().map_or_else(
-            || format!("http://{}", self.settings.listen),
-            |u| u.as_str().trim_end_matches('/').to_owned(),
-        );
-        format!("{base}/c/{offer_id}/{affiliate_id}")
+        snapshot
+            .network
+            .tracking_base_url
+            .as_ref()
+            .map_or_else(|| format!("http://{}", self.settings.listen), |u| u.as_str().trim_end_matches('/').to_owned())
     }
 
     /// Reloads what the click path holds in memory after a configuration change.
@@ -64,6 +72,19 @@ impl AppState {
             tracing::error!(error = %e, "cannot reload the tracking catalog; it reloads again within seconds");
         }
     }
+}
+
+/// Forgets expired panel sessions, hourly.
+fn spawn_session_purge(sessions: Sessions) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            every.tick().await;
+            if let Err(e) = sessions.purge(chrono::Utc::now()).await {
+                tracing::warn!(error = %e, "cannot purge expired panel sessions");
+            }
+        }
+    });
 }
 
 /// A server ready to run.
@@ -107,7 +128,9 @@ impl App {
         for line in &backends.described {
             tracing::info!("store: {line}");
         }
-        let Backends { config, conversions: store, jobs, events, counters, .. } = backends.clone();
+        let Backends { config, conversions: store, jobs, events, counters, sessions, .. } = backends.clone();
+        let sessions = Sessions::new(sessions, config.clone(), counters.clone());
+        spawn_session_purge(sessions.clone());
         let bootstrap = bootstrap::run(&config, &settings).await?;
         let options = BufferOptions {
             capacity: settings.buffer_capacity,
@@ -169,6 +192,7 @@ impl App {
             jobs,
             reporter,
             counters,
+            sessions,
             quotas,
             draining: Arc::default(),
         };

@@ -7,7 +7,9 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use clicktrail_store::{Config, ConfigStore, ConversionStore, EventStore, JobQueue, MemoryCounters, SharedCounters};
+use clicktrail_store::{
+    Config, ConfigStore, ConversionStore, EventStore, JobQueue, MemoryCounters, SessionStore, SharedCounters,
+};
 use clicktrail_store_sqlite::{SqliteEvents, SqliteStore};
 
 use crate::settings::Settings;
@@ -23,8 +25,10 @@ pub struct Backends {
     pub jobs: Arc<dyn JobQueue>,
     /// Clicks, impressions and their rollups.
     pub events: Arc<dyn EventStore>,
-    /// Unique windows, caps and rate limits.
+    /// Unique windows, caps, rate limits and login throttles.
     pub counters: Arc<dyn SharedCounters>,
+    /// Panel sessions.
+    pub sessions: Arc<dyn SessionStore>,
     /// What each store is, for `clicktrail migrate` and the start-up log.
     pub described: Vec<String>,
 }
@@ -47,8 +51,15 @@ fn refuse_unsupported(settings: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The configuration store alone (commands that change records offline).
-pub fn open_config(settings: &Settings) -> anyhow::Result<(Config, Arc<SqliteStore>)> {
+/// The configuration store and the panel sessions beside it (commands that change records
+/// offline: a password set there ends the user's sessions).
+pub fn open_config(settings: &Settings) -> anyhow::Result<(Config, Arc<dyn SessionStore>)> {
+    let (config, store) = open_sqlite(settings)?;
+    let sessions: Arc<dyn SessionStore> = store;
+    Ok((config, sessions))
+}
+
+fn open_sqlite(settings: &Settings) -> anyhow::Result<(Config, Arc<SqliteStore>)> {
     refuse_unsupported(settings)?;
     let store = Arc::new(SqliteStore::open(&settings.data_dir).with_context(|| {
         format!("cannot open the store in {} (check the path and its permissions)", settings.data_dir.display())
@@ -59,7 +70,7 @@ pub fn open_config(settings: &Settings) -> anyhow::Result<(Config, Arc<SqliteSto
 impl Backends {
     /// Opens (creating and migrating where needed) every store the settings name.
     pub fn open(settings: &Settings) -> anyhow::Result<Self> {
-        let (config, store) = open_config(settings)?;
+        let (config, store) = open_sqlite(settings)?;
         let events = SqliteEvents::open(&settings.data_dir)
             .with_context(|| format!("cannot open the events store in {}", settings.data_dir.display()))?;
         let db = store.path().map_or_else(|| "memory".to_owned(), |p| p.display().to_string());
@@ -67,13 +78,14 @@ impl Backends {
         Ok(Self {
             config,
             conversions: store.clone(),
-            jobs: store,
+            jobs: store.clone(),
+            sessions: store,
             events: Arc::new(events),
             counters: Arc::new(MemoryCounters::new()),
             described: vec![
-                format!("configuration, conversions, postback outbox: SQLite {db}"),
+                format!("configuration, conversions, postback outbox, panel sessions: SQLite {db}"),
                 format!("clicks, impressions, rollups: SQLite {}", events_db.display()),
-                "unique windows, caps, rate limits: in this process".to_owned(),
+                "unique windows, caps, rate limits, login throttles: in this process".to_owned(),
             ],
         })
     }

@@ -7,11 +7,12 @@ use clicktrail_domain::key::{self, ApiKey, Scope, Tier};
 use clicktrail_domain::macros::HttpUrl;
 use clicktrail_domain::money::Currency;
 use clicktrail_domain::network::NetworkSettings;
-use clicktrail_domain::text::Name;
-use clicktrail_domain::user::{Role, User, UserSpec, UserStatus};
+use clicktrail_domain::text::{Email, Name};
+use clicktrail_domain::user::{Credential, Role, User, UserSpec, UserStatus};
 use clicktrail_store::{Config, Page, Query};
 
 use crate::engine::access::Caller;
+use crate::engine::access::session;
 use crate::engine::manage::keys;
 use crate::settings::Settings;
 
@@ -25,6 +26,11 @@ pub struct Bootstrap {
     /// A generated admin key, to be shown once: set only on the first start without
     /// `CLICKTRAIL_ADMIN_KEY`.
     pub generated_admin_key: Option<String>,
+    /// The admin's panel login (e-mail), when this start gave the admin a password.
+    pub admin_email: Option<String>,
+    /// A generated panel password for the admin, to be shown once: set only on the first
+    /// start without `CLICKTRAIL_ADMIN_PASSWORD`.
+    pub generated_admin_password: Option<String>,
 }
 
 /// Applies the settings that override the stored network (those set in file or environment).
@@ -87,7 +93,7 @@ pub async fn run(config: &Config, settings: &Settings) -> anyhow::Result<Bootstr
             let now = Utc::now();
             let spec = UserSpec {
                 name: Name::parse("Administrator").map_err(|e| anyhow::anyhow!(e.message))?,
-                email: None,
+                email: Some(admin_email(settings)?),
                 status: UserStatus::Active,
                 affiliate_group_id: None,
                 timezone: None,
@@ -107,6 +113,7 @@ pub async fn run(config: &Config, settings: &Settings) -> anyhow::Result<Bootstr
         }
     };
     out.admin_user_id = admin.id;
+    admin_login(config, settings, &admin, created_admin, &mut out).await?;
 
     match &settings.admin_key {
         Some(secret) => {
@@ -137,6 +144,53 @@ pub async fn run(config: &Config, settings: &Settings) -> anyhow::Result<Bootstr
         None => {}
     }
     Ok(out)
+}
+
+fn admin_email(settings: &Settings) -> anyhow::Result<Email> {
+    Email::parse(&settings.admin_email)
+        .map_err(|e| anyhow::anyhow!("setting admin_email (CLICKTRAIL_ADMIN_EMAIL): {}", e.message))
+}
+
+/// The admin's panel login: on a fresh network its e-mail and password come from
+/// `CLICKTRAIL_ADMIN_EMAIL` / `CLICKTRAIL_ADMIN_PASSWORD` (a password is generated and shown
+/// once when none is set). An admin from before the panel, without a password, gets the same
+/// on the next start; a password already set is never replaced here (the panel or
+/// `clicktrail users set-password` change it).
+async fn admin_login(
+    config: &Config,
+    settings: &Settings,
+    admin: &User,
+    created_admin: bool,
+    out: &mut Bootstrap,
+) -> anyhow::Result<()> {
+    if !created_admin && config.credential(admin.id).await?.is_some() {
+        return Ok(());
+    }
+    let mut admin = admin.clone();
+    if admin.spec.email.is_none() {
+        let email = admin_email(settings)?;
+        if config.find::<User>(email.as_str()).await?.is_none() {
+            admin.spec.email = Some(email);
+            config.update(&admin).await?;
+        }
+    }
+    let Some(email) = admin.spec.email.clone() else { return Ok(()) };
+    let password = match &settings.admin_password {
+        Some(p) => {
+            session::check_new_password(p.expose())
+                .map_err(|e| anyhow::anyhow!("setting admin_password (CLICKTRAIL_ADMIN_PASSWORD): {}", e.message))?;
+            p.expose().to_owned()
+        }
+        None => {
+            let generated = hex::encode(crate::random::bytes::<9>());
+            out.generated_admin_password = Some(generated.clone());
+            generated
+        }
+    };
+    let password_hash = session::hash_password(&password).map_err(|e| anyhow::anyhow!(e.message))?;
+    config.put_credential(admin.id, &Credential { password_hash }).await?;
+    out.admin_email = Some(email.to_string());
+    Ok(())
 }
 
 /// A caller with the operator's full rights, for the command line (which already has the

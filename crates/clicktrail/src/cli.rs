@@ -3,16 +3,19 @@
 use std::io::BufRead;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use clicktrail_domain::key::{ApiKey, Scope, Tier};
-use clicktrail_domain::user::{Credential, User};
+use clicktrail_domain::text::Email;
+use clicktrail_domain::user::User;
 use clicktrail_store::{Config, Page, Query};
 use serde_json::json;
 
 use crate::app::{self, App};
 use crate::bootstrap;
+use crate::engine::access::session::{self, Sessions};
 use crate::engine::manage;
 use crate::engine::manage::keys::{self, KeyView};
 use crate::engine::manage::users::AnyUser;
@@ -142,6 +145,16 @@ pub enum UsersCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Set a user's panel password (a forgotten one, say) and end its sessions: read from
+    /// standard input with --password-stdin, else generated and printed once.
+    SetPassword {
+        /// The user's e-mail.
+        #[arg(long)]
+        email: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
 }
 
 impl Cli {
@@ -190,6 +203,7 @@ async fn serve(mut settings: Settings, listen: Option<SocketAddr>) -> anyhow::Re
         println!("Created a new network in {}.", data_dir.display());
         println!("Admin API key (shown once, store it now): {secret}");
     }
+    print_admin_login(&app.bootstrap);
     println!("Clicktrail listening on http://{addr}");
     tracing::info!(%addr, data_dir = %data_dir.display(), "listening");
     app.run(shutdown).await
@@ -300,12 +314,23 @@ pub async fn open_network(settings: &Settings) -> anyhow::Result<(Config, crate:
 /// Set-up on an opened store, then the operator of its network.
 async fn operator_on(config: Config, settings: &Settings) -> anyhow::Result<(Config, crate::engine::access::Caller)> {
     let setup = bootstrap::run(&config, settings).await?;
-    if let Some(secret) = setup.generated_admin_key {
+    if let Some(secret) = &setup.generated_admin_key {
         println!("Created a new network in {}.", settings.data_dir.display());
         println!("Admin API key (shown once, store it now): {secret}");
     }
+    print_admin_login(&setup);
     let admin = bootstrap::first_admin(&config).await?.context("no admin user exists; run `clicktrail serve` once")?;
     Ok((config, bootstrap::operator(admin)))
+}
+
+/// The admin's panel login when this start set it (the password only when generated).
+fn print_admin_login(setup: &bootstrap::Bootstrap) {
+    if let Some(email) = &setup.admin_email {
+        match &setup.generated_admin_password {
+            Some(password) => println!("Panel login: {email} / {password} (shown once; change it in the panel)"),
+            None => println!("Panel login: {email} (the password of CLICKTRAIL_ADMIN_PASSWORD)"),
+        }
+    }
 }
 
 fn print_key(view: &KeyView) {
@@ -358,37 +383,50 @@ async fn keys_command(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<(
 
 async fn users_command(settings: &Settings, cmd: UsersCommand) -> anyhow::Result<()> {
     let (config, operator) = open_for_operator(settings).await?;
-    let UsersCommand::Create { role, name, email, status, affiliate_group_id, password_stdin } = cmd;
-    let mut body = json!({"role": role, "name": name, "email": email, "affiliate_group_id": affiliate_group_id});
-    if let (Some(status), Some(map)) = (status, body.as_object_mut()) {
-        map.insert("status".into(), status.into());
-    }
-    let password = if password_stdin {
-        let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line).context("cannot read the password from standard input")?;
-        let line = line.trim_end_matches(['\r', '\n']).to_owned();
-        if line.chars().count() < 10 {
-            bail!("the password must be at least 10 characters");
+    let (_, sessions) = crate::backends::open_config(settings)?;
+    let sessions = Sessions::new(sessions, config.clone(), Arc::new(clicktrail_store::MemoryCounters::new()));
+    match cmd {
+        UsersCommand::Create { role, name, email, status, affiliate_group_id, password_stdin } => {
+            let mut body =
+                json!({"role": role, "name": name, "email": email, "affiliate_group_id": affiliate_group_id});
+            if let (Some(status), Some(map)) = (status, body.as_object_mut()) {
+                map.insert("status".into(), status.into());
+            }
+            let password = if password_stdin { Some(read_password()?) } else { None };
+            let user: AnyUser =
+                manage::create(&config, &operator, body).await.map_err(|e| anyhow::anyhow!(e.message))?;
+            if let Some(password) = password {
+                sessions.set_password(user.id(), &password).await.map_err(|e| anyhow::anyhow!(e.message))?;
+            }
+            let User { id, role, spec, .. } = user.0;
+            println!("Created {} {id}: {}", role.as_str(), spec.name);
         }
-        Some(line)
-    } else {
-        None
-    };
-    let user: AnyUser = manage::create(&config, &operator, body).await.map_err(|e| anyhow::anyhow!(e.message))?;
-    if let Some(password) = password {
-        config.put_credential(user.id(), &Credential { password_hash: hash_password(&password)? }).await?;
+        UsersCommand::SetPassword { email, password_stdin } => {
+            let address = Email::parse(&email).map_err(|e| anyhow::anyhow!("--email: {}", e.message))?;
+            let user: User = config
+                .find(address.as_str())
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no user has the e-mail {address} (see GET /api/users)"))?;
+            let (password, generated) = if password_stdin {
+                (read_password()?, false)
+            } else {
+                (hex::encode(crate::random::bytes::<9>()), true)
+            };
+            sessions.set_password(user.id, &password).await.map_err(|e| anyhow::anyhow!(e.message))?;
+            println!("Set the password of {} {} ({address}); its sessions have ended.", user.role.as_str(), user.id);
+            if generated {
+                println!("Password (shown once; ask them to change it after logging in): {password}");
+            }
+        }
     }
-    let User { id, role, spec, .. } = user.0;
-    println!("Created {} {id}: {}", role.as_str(), spec.name);
     Ok(())
 }
 
-/// Hashes a panel password with Argon2id and a random salt.
-pub fn hash_password(password: &str) -> anyhow::Result<String> {
-    use argon2::password_hash::{PasswordHasher, SaltString};
-    let salt = SaltString::encode_b64(&crate::random::bytes::<16>()).map_err(|e| anyhow::anyhow!("salt: {e}"))?;
-    argon2::Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| anyhow::anyhow!("cannot hash the password: {e}"))
+/// A password from the first line of standard input.
+fn read_password() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).context("cannot read the password from standard input")?;
+    let line = line.trim_end_matches(['\r', '\n']).to_owned();
+    session::check_new_password(&line).map_err(|e| anyhow::anyhow!("the {}", e.message.replacen(": ", " ", 1)))?;
+    Ok(line)
 }

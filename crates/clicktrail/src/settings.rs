@@ -135,6 +135,12 @@ pub struct Settings {
     pub geoip_auto_install: bool,
     /// A secret that becomes an admin API key at start.
     pub admin_key: Option<Secret>,
+    /// The admin's panel login on a fresh network.
+    #[serde(deserialize_with = "lenient_string")]
+    pub admin_email: String,
+    /// The admin's panel password on a fresh network (generated and shown once when unset).
+    #[serde(default)]
+    pub admin_password: Option<Secret>,
     /// Hours a visitor's click counts as seen for unique clicks.
     pub unique_window_hours: u32,
     /// `default` (answer once buffered) or `durable` (answer once committed).
@@ -178,6 +184,8 @@ impl Default for Settings {
             geoip_db: None,
             geoip_auto_install: true,
             admin_key: None,
+            admin_email: "admin@localhost".into(),
+            admin_password: None,
             unique_window_hours: 24,
             write_mode: WriteMode::Default,
             buffer_capacity: 65_536,
@@ -259,6 +267,13 @@ impl Settings {
             clicktrail_domain::key::check_operator_secret(secret.expose())
                 .map_err(|e| anyhow::anyhow!("CLICKTRAIL_ADMIN_KEY {}", e.message))?;
         }
+        if let Some(password) = &self.admin_password {
+            crate::engine::access::session::check_new_password(password.expose()).map_err(|e| {
+                anyhow::anyhow!("CLICKTRAIL_ADMIN_PASSWORD {}", e.message.replacen("password: ", "", 1))
+            })?;
+        }
+        clicktrail_domain::text::Email::parse(&self.admin_email)
+            .map_err(|e| anyhow::anyhow!("CLICKTRAIL_ADMIN_EMAIL: {}", e.message))?;
         Ok(())
     }
 

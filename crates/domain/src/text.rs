@@ -83,7 +83,8 @@ impl Email {
             return Err(bad());
         }
         let (local, domain) = value.split_once('@').ok_or_else(bad)?;
-        let domain_ok = domain.contains('.')
+        // A dotted domain, or `localhost` (the default admin login of a fresh network).
+        let domain_ok = (domain.contains('.') || domain == "localhost")
             && !domain.starts_with('.')
             && !domain.ends_with('.')
             && !domain.contains("..")
@@ -176,7 +177,8 @@ mod tests {
     #[test]
     fn emails_need_a_domain() {
         assert_eq!(Email::parse("Ann@Example.COM").map(String::from), Ok("ann@example.com".into()));
-        for bad in ["", "ann", "ann@", "@x.com", "ann@localhost", "a b@x.com", "ann@x..com", "a@b@c.com"] {
+        assert_eq!(Email::parse("admin@localhost").map(String::from), Ok("admin@localhost".into()));
+        for bad in ["", "ann", "ann@", "@x.com", "ann@localhostx", "a b@x.com", "ann@x..com", "a@b@c.com"] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
     }

@@ -11,6 +11,7 @@ mod conversions;
 mod events;
 mod fold;
 mod migrate;
+mod sessions;
 mod tally;
 
 use std::path::{Path, PathBuf};

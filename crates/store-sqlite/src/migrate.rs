@@ -11,6 +11,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_config", include_str!("migrations/0001_config.sql")),
     ("0002_conversions", include_str!("migrations/0002_conversions.sql")),
     ("0003_conversion_tallies", include_str!("migrations/0003_conversion_tallies.sql")),
+    ("0004_sessions", include_str!("migrations/0004_sessions.sql")),
 ];
 
 /// Migrations of the events database.

@@ -49,6 +49,26 @@ mod events {
     });
 }
 
+mod sessions {
+    use clicktrail_store::{MemorySessions, SessionStore};
+
+    use super::*;
+
+    mod sqlite {
+        use super::*;
+        clicktrail_store::session_store_conformance!(async {
+            Arc::new(SqliteStore::open_in_memory().expect("in-memory SQLite")) as Arc<dyn SessionStore>
+        });
+    }
+
+    mod memory {
+        use super::*;
+        clicktrail_store::session_store_conformance!(async {
+            Arc::new(MemorySessions::new()) as Arc<dyn SessionStore>
+        });
+    }
+}
+
 mod memory_counters {
     use clicktrail_store::{MemoryCounters, SharedCounters};
 

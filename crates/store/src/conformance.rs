@@ -16,6 +16,10 @@ use crate::config::{ConfigStore, Index, Kind, Order, Query};
 mod events_checks;
 pub use events_checks::*;
 
+#[path = "conformance_sessions.rs"]
+mod session_checks;
+pub use session_checks::*;
+
 #[path = "conformance_tally.rs"]
 mod tally_checks;
 pub use tally_checks::*;

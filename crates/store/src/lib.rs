@@ -15,6 +15,7 @@ pub mod counters;
 pub mod entity;
 mod error;
 pub mod events;
+pub mod sessions;
 pub mod tally;
 
 pub use config::{ConfigStore, Index, Kind, Order, Page, Query};
@@ -23,4 +24,5 @@ pub use counters::{Limit, MemoryCounters, SharedCounters};
 pub use entity::{Config, Entity};
 pub use error::StoreError;
 pub use events::{ClickCondition, ClickField, ClickQuery, EventBatch, EventStore, RollupRow};
+pub use sessions::{MemorySessions, SessionRecord, SessionStore};
 pub use tally::{Served, Tallies, TallyQuery};

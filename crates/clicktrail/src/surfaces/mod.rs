@@ -12,12 +12,17 @@
 //! | [`everflow`] | raw clicks | Dialect D |
 //! | [`fluxoffer`] | the affiliate API | Dialect E |
 //! | [`ops`] | health, readiness, metrics, the API document | §6 |
+//! | [`panel`] | the web panel (HTML pages, login sessions) | §9 |
+//!
+//! [`report_table`] is what the native API and the panel share: a report's rows as JSON and CSV.
 
 pub mod everflow;
 pub mod fluxoffer;
 pub mod native;
 pub mod openapi;
 pub mod ops;
+pub mod panel;
+pub mod report_table;
 pub mod tracking;
 pub mod trackly;
 pub mod traffic_source;

@@ -2,8 +2,9 @@
 //! — the admin offer revenue report. Auth: `x-api-key` and `x-user-id` (the key must be that user's, and an
 //! admin's); errors: `{"status": <code>, "error": "<message>"}`; rows of 14 values.
 
-use axum::extract::{Path, State};
+use axum::extract::{FromRequestParts, Path, State};
 use axum::http::HeaderMap;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -22,7 +23,8 @@ use crate::engine::reports::{Filters, Request};
 use crate::error::{Error, ErrorKind};
 use crate::transport::error::public_message;
 use crate::transport::extract::Params;
-use crate::transport::surface::{Authenticated, Carrier, Surface};
+use crate::transport::session;
+use crate::transport::surface::{Authenticated, Carrier, Surface, presented};
 
 /// An error in dialect A's body.
 pub struct AError(pub Error);
@@ -45,7 +47,8 @@ pub struct TrafficManager;
 
 impl Surface for TrafficManager {
     const CARRIERS: &'static [Carrier] = &[Carrier::Header("x-api-key")];
-    const MISSING_KEY: &'static str = "Send the x-api-key and x-user-id headers.";
+    const MISSING_KEY: &'static str = "Send the x-api-key and x-user-id headers, or log in to the panel.";
+    const TAKES_SESSIONS: bool = true;
     const PREFIXES: &'static [&'static str] = &["/api/v1.2/admin/{*rest}"];
 
     fn render(error: Error) -> Response {
@@ -84,14 +87,34 @@ fn ids(params: &Params, name: &str) -> Result<Option<Vec<i64>>, Error> {
         .transpose()
 }
 
+/// The caller of the report: the key of `x-api-key` (with `x-user-id`), else — when no key
+/// is sent — the panel session of a logged-in browser. Either must be an admin's.
+pub struct ReportCaller(Caller);
+
+impl FromRequestParts<AppState> for ReportCaller {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let sent = presented(&parts.headers, &parts.uri, TrafficManager::CARRIERS).map_err(TrafficManager::render)?;
+        if sent.is_some() || parts.headers.contains_key("x-user-id") {
+            let caller = Authenticated::<TrafficManager>::from_request_parts(parts, state).await?.into_caller();
+            admin(&caller, &parts.headers).map_err(TrafficManager::render)?;
+            return Ok(Self(caller));
+        }
+        match session::live(state, &parts.headers, &parts.extensions).await.map_err(TrafficManager::render)? {
+            Some(live) if live.caller.role() == Role::Admin => Ok(Self(live.caller)),
+            Some(_) => Err(TrafficManager::render(Error::forbidden("Only network admins may read the offer report."))),
+            None => Err(TrafficManager::render(Error::new(ErrorKind::Unauthenticated, TrafficManager::MISSING_KEY))),
+        }
+    }
+}
+
 async fn offer_stats(
     State(state): State<AppState>,
     Path((start, end)): Path<(String, String)>,
-    caller: Authenticated<TrafficManager>,
-    headers: HeaderMap,
+    ReportCaller(caller): ReportCaller,
     params: Params,
 ) -> Result<Json<Value>, AError> {
-    admin(&caller, &headers)?;
     let snapshot = state.tracker.snapshots().snapshot();
     let tz = match params.get("timezone") {
         Some(raw) => TimeZone::parse(raw).map_err(|e| Error::invalid("timezone", e.message))?,

@@ -41,10 +41,20 @@ fn header_value(n: i64) -> HeaderValue {
 
 /// Counts the request against its key; answers `429` when over a limit.
 pub async fn limit<S: Surface>(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    let Ok(Some(secret)) = presented(request.headers(), request.uri(), S::CARRIERS) else {
-        return next.run(request).await;
+    // A key, else (where the surface takes one) a panel session: the session's own limits.
+    let caller = match presented(request.headers(), request.uri(), S::CARRIERS) {
+        Ok(Some(secret)) => match access::authenticate(&state.config, &secret).await {
+            Ok(caller) => caller,
+            Err(_) => return next.run(request).await,
+        },
+        Ok(None) if S::TAKES_SESSIONS => {
+            match super::session::live(&state, request.headers(), request.extensions()).await {
+                Ok(Some(live)) => live.caller,
+                _ => return next.run(request).await,
+            }
+        }
+        _ => return next.run(request).await,
     };
-    let Ok(caller) = access::authenticate(&state.config, &secret).await else { return next.run(request).await };
     let quotas = state.quotas;
     let hourly = match caller.tier() {
         Tier::Standard => quotas.standard,

@@ -6,6 +6,7 @@ pub mod error;
 pub mod extract;
 pub mod limits;
 pub mod serve;
+pub mod session;
 pub mod surface;
 
 use std::time::Instant;
@@ -21,7 +22,9 @@ use utoipa_axum::router::OpenApiRouter;
 
 use self::surface::Surface;
 use crate::app::AppState;
-use crate::surfaces::{everflow, fluxoffer, native, openapi, ops, tracking, trackly, traffic_source, trafficmanager};
+use crate::surfaces::{
+    everflow, fluxoffer, native, openapi, ops, panel, tracking, trackly, traffic_source, trafficmanager,
+};
 
 /// The OpenAPI document's header; paths and schemas come from the handlers.
 #[derive(OpenApi)]
@@ -66,6 +69,7 @@ pub fn router(state: AppState) -> Router {
         .merge(surface::<trackly::Trackly>(&state, trackly::routes()))
         .merge(surface::<everflow::Everflow>(&state, everflow::routes()))
         .merge(surface::<fluxoffer::FluxOffer>(&state, fluxoffer::routes()))
+        .merge(panel::routes())
         .fallback(surface::not_found::<native::Native>)
         .layer(middleware::from_fn(record_metrics))
         .layer(TraceLayer::new_for_http())

@@ -34,6 +34,8 @@ pub trait Surface: Send + Sync + 'static {
     const CARRIERS: &'static [Carrier];
     /// What a request without a key is told.
     const MISSING_KEY: &'static str;
+    /// Whether a logged-in panel session may stand in for a key (Dialect A).
+    const TAKES_SESSIONS: bool = false;
     /// The path patterns it owns (`/api/v2/{*rest}`): an unknown path there gets its 404.
     const PREFIXES: &'static [&'static str];
     /// Its error body.

@@ -16,6 +16,7 @@ mod hardening;
 mod helpers;
 mod limits;
 mod ops;
+mod panel;
 mod readme;
 mod receiver;
 mod reports;

@@ -75,14 +75,16 @@ fn rollups_of(batch: &EventBatch) -> HashMap<RollupKey, RollupSums> {
         s.accepted += i64::from(c.rejection.is_none());
         s.rejected += i64::from(c.rejection.is_some());
         s.filtered += i64::from(c.is_filter);
-        s.payout += to_units(c.payout);
-        s.revenue += to_units(c.revenue);
+        // Saturating, as the cells they are added to (`saturating_add!`): one batch may hold
+        // several clicks at the largest amount.
+        s.payout = s.payout.saturating_add(to_units(c.payout));
+        s.revenue = s.revenue.saturating_add(to_units(c.revenue));
     }
     for i in batch.impressions.iter().filter(|i| i.rejection.is_none()) {
         let s = sums.entry(rollup_key(i.at, i.offer_id, i.affiliate_id, &i.params, &i.geo, &i.device)).or_default();
         s.impressions += 1;
-        s.payout += decimal_units(i.payout);
-        s.revenue += decimal_units(i.revenue);
+        s.payout = s.payout.saturating_add(decimal_units(i.payout));
+        s.revenue = s.revenue.saturating_add(decimal_units(i.revenue));
     }
     sums
 }

@@ -13,6 +13,7 @@
 //!   [`Caller::narrow_clicks`], [`Caller::sees_conversion`], [`Caller::sees_click`].
 
 pub mod money;
+pub mod session;
 
 use chrono::Utc;
 use clicktrail_domain::conversion::Conversion;

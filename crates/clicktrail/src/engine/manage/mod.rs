@@ -32,6 +32,8 @@ pub trait Resource: Entity + Clone {
     type Spec: Serialize + DeserializeOwned + Send + Sync;
     /// Human name in messages (`offer`, `affiliate group`).
     const NAME: &'static str;
+    /// Whether its bodies may carry a write-only panel `password` (users).
+    const HAS_PASSWORD: bool = false;
 
     /// The editable part of a stored record.
     fn spec(&self) -> Self::Spec;
@@ -151,6 +153,24 @@ pub fn merge_patch(target: &mut Value, patch: Value) {
             }
         }
         other => *target = other,
+    }
+}
+
+/// Takes the write-only panel `password` out of a user's request body, checked, before the
+/// body is read as a spec (it is never stored with the record: see [`Sessions::set_password`]).
+///
+/// [`Sessions::set_password`]: crate::engine::access::session::Sessions::set_password
+pub fn take_password<R: Resource>(body: &mut Value) -> Result<Option<String>> {
+    if !R::HAS_PASSWORD {
+        return Ok(None);
+    }
+    match body.as_object_mut().and_then(|m| m.remove("password")) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(p)) => {
+            crate::engine::access::session::check_new_password(&p)?;
+            Ok(Some(p))
+        }
+        Some(_) => Err(Error::invalid("password", "must be a string")),
     }
 }
 

@@ -4,14 +4,14 @@ use async_trait::async_trait;
 use clicktrail_domain::Timestamp;
 use clicktrail_domain::catalog::Category;
 use clicktrail_domain::key::Scope;
-use clicktrail_domain::offer::{Offer, OfferSpec, OfferStatus, PublicId};
+use clicktrail_domain::offer::{AccessStatus, AffiliateAccess, Offer, OfferSpec, OfferStatus, PublicId};
 use clicktrail_domain::user::{Role, User};
 use clicktrail_store::{Config, Query};
 use serde_json::Value;
 
 use super::{Resource, require_ref};
 use crate::engine::access::{Caller, Reach};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::random;
 
 /// Fields an affiliate is not shown: the network's revenue, other affiliates' terms, the
@@ -94,5 +94,27 @@ impl Resource for Offer {
         self.updated_at = now;
         config.update(&self).await?;
         Ok(Some(self))
+    }
+}
+
+/// An affiliate asks to run an offer that needs the network's approval: it is listed as
+/// pending on the offer until an admin approves or blocks it. Asking again changes nothing.
+pub async fn request_access(config: &Config, caller: &Caller, offer_id: i64) -> Result<Offer> {
+    let Some(me) = caller.affiliate_id() else {
+        return Err(Error::forbidden("Only affiliates ask for access to offers."));
+    };
+    let mut offer = super::get::<Offer>(config, caller, offer_id).await?;
+    if caller.reaches(&offer, Reach::Run) {
+        return Ok(offer);
+    }
+    match offer.spec.access_for(me).map(|a| a.status) {
+        Some(AccessStatus::Blocked) => Err(Error::forbidden("The network has closed this offer to you.")),
+        Some(_) => Ok(offer),
+        None => {
+            offer.spec.access.push(AffiliateAccess { affiliate_id: me, status: AccessStatus::Pending, payout: None });
+            offer.updated_at = chrono::Utc::now();
+            config.update(&offer).await?;
+            Ok(offer)
+        }
     }
 }

@@ -83,6 +83,7 @@ macro_rules! role_resource {
         impl Resource for $ty {
             type Spec = UserSpec;
             const NAME: &'static str = $name;
+            const HAS_PASSWORD: bool = true;
 
             fn spec(&self) -> UserSpec {
                 self.0.spec.clone()
@@ -175,6 +176,7 @@ user_entity!(AnyUser);
 impl Resource for AnyUser {
     type Spec = AnyUserSpec;
     const NAME: &'static str = "user";
+    const HAS_PASSWORD: bool = true;
 
     fn spec(&self) -> AnyUserSpec {
         let user = &self.0;

@@ -87,9 +87,13 @@ async fn list<R: Resource>(
 async fn create<R: Resource>(
     state: &AppState,
     caller: &NativeCaller,
-    body: Value,
+    mut body: Value,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let password = manage::take_password::<R>(&mut body)?;
     let record = manage::create::<R>(&state.config, caller, body).await?;
+    if let Some(password) = password {
+        state.sessions.set_password(record.id(), &password).await?;
+    }
     state.configuration_changed().await;
     Ok((StatusCode::CREATED, Json(record.view(caller))))
 }
@@ -103,9 +107,13 @@ async fn update<R: Resource>(
     state: &AppState,
     caller: &NativeCaller,
     id: &str,
-    body: Value,
+    mut body: Value,
 ) -> Result<Json<Value>, ApiError> {
+    let password = manage::take_password::<R>(&mut body)?;
     let record = manage::update::<R>(&state.config, caller, path_id(id, R::NAME)?, body).await?;
+    if let Some(password) = password {
+        state.sessions.set_password(record.id(), &password).await?;
+    }
     state.configuration_changed().await;
     Ok(Json(record.view(caller)))
 }

@@ -8,19 +8,17 @@ use chrono::Utc;
 use clicktrail_domain::geo::TimeZone;
 use clicktrail_domain::key::Scope;
 use clicktrail_domain::offer::ConversionStatus;
-use clicktrail_domain::report::{Dimension, Key, Row, Totals, money_out};
+use clicktrail_domain::report::{Dimension, Row};
 use clicktrail_domain::timeexpr::{self, Edge};
-use rust_decimal::Decimal;
-use rust_decimal::prelude::ToPrimitive;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::app::AppState;
-use crate::engine::access::MoneyView;
 use crate::engine::reports::{Filters, Request};
 use crate::error::Error;
 use crate::surfaces::native::NativeCaller;
+use crate::surfaces::report_table::{header, row_json, write_csv};
 use crate::transport::error::ApiError;
 use crate::transport::extract::Params;
 
@@ -39,54 +37,6 @@ fn ids(params: &Params, name: &str) -> Result<Option<Vec<i64>>, Error> {
 
 fn texts(params: &Params, name: &str) -> Option<Vec<String>> {
     params.get(name).map(|raw| raw.split(',').map(|v| v.trim().to_owned()).collect())
-}
-
-fn number(d: Decimal) -> Value {
-    Value::from(money_out(d).to_f64().unwrap_or(0.0))
-}
-
-/// One row as JSON: its key fields, then the metrics the audience may see.
-pub fn row_json(group_by: &[Dimension], key: &[Key], t: &Totals, view: MoneyView) -> Value {
-    let mut map = Map::new();
-    for (d, k) in group_by.iter().zip(key) {
-        map.insert(d.name().into(), serde_json::to_value(k).unwrap_or(Value::Null));
-    }
-    map.insert("impressions".into(), t.impressions.into());
-    map.insert("clicks".into(), t.clicks.into());
-    map.insert("unique_clicks".into(), t.unique_clicks.into());
-    map.insert("leads".into(), t.leads.into());
-    map.insert("conversions".into(), t.conversions.into());
-    map.insert("cr".into(), number(t.cr()));
-    map.insert("epc".into(), number(view.epc(t)));
-    map.insert("payout".into(), number(t.payout));
-    if view.shows_revenue() {
-        map.insert("revenue".into(), number(t.revenue));
-        map.insert("profit".into(), number(t.profit()));
-        map.insert("roi".into(), number(t.roi()));
-    }
-    Value::Object(map)
-}
-
-/// A CSV cell. Text that a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab or
-/// carriage return first: a sub-id or country an affiliate chose) gets a leading `'`, so it
-/// shows as written instead (OWASP's CSV-injection advice); numbers are written as they are.
-fn csv_field(v: &Value) -> String {
-    match v {
-        Value::String(s) if s.starts_with(['=', '+', '-', '@', '\t', '\r']) => format!("'{s}"),
-        Value::String(s) => s.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    }
-}
-
-/// The report as CSV, quoted by the `csv` crate (commas, quotes, CR and LF inside cells).
-fn write_csv(header: &[String], rows: &[Value]) -> Result<Vec<u8>, csv::Error> {
-    let mut out = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
-    out.write_record(header)?;
-    for row in rows {
-        out.write_record(header.iter().map(|h| csv_field(&row[h.as_str()])))?;
-    }
-    out.into_inner().map_err(|e| csv::Error::from(e.into_error()))
 }
 
 /// Parses the request a report URL describes.
@@ -163,10 +113,7 @@ pub async fn report(State(state): State<AppState>, caller: NativeCaller, params:
         }))
         .into_response()),
         "csv" => {
-            let header: Vec<String> = row_json(&req.group_by, &vec![Key::Id(0); req.group_by.len()], &Totals::default(), view)
-                .as_object()
-                .map(|m| m.keys().cloned().collect())
-                .unwrap_or_default();
+            let header = header(&req.group_by, view);
             let out = write_csv(&header, &rows).map_err(|e| Error::internal(format!("cannot write the CSV: {e}")))?;
             Ok(([(CONTENT_TYPE, "text/csv; charset=utf-8"), (CONTENT_DISPOSITION, "attachment; filename=\"report.csv\"")], out).into_response())
         }

@@ -1,0 +1,45 @@
+// Clicktrail panel: a little help where it is worth it; every page works without this file.
+(function () {
+  "use strict";
+  // Copy buttons: <button data-copy="#id">.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-copy]");
+    if (!button) return;
+    var field = document.querySelector(button.getAttribute("data-copy"));
+    if (!field) return;
+    var done = function () {
+      var label = button.textContent;
+      button.textContent = "Copied";
+      setTimeout(function () { button.textContent = label; }, 1500);
+    };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(field.value).then(done, function () { field.select(); });
+    } else {
+      field.select();
+      try { document.execCommand("copy"); done(); } catch (e) { /* the text stays selected */ }
+    }
+  });
+  // The tracking-link builder: the link follows the fields as they are typed.
+  var builder = document.querySelector("[data-link-builder]");
+  if (builder) {
+    var output = document.querySelector(builder.getAttribute("data-link-builder"));
+    var base = builder.getAttribute("data-base");
+    var update = function () {
+      var params = new URLSearchParams();
+      builder.querySelectorAll("input[name], select[name]").forEach(function (input) {
+        if (input.value.trim() !== "") params.append(input.name, input.value.trim());
+      });
+      var query = params.toString();
+      output.value = base + (query ? "?" + query : "");
+    };
+    builder.addEventListener("input", update);
+    builder.addEventListener("change", update);
+  }
+  // Confirmation on destructive buttons: <button data-confirm="…">.
+  document.addEventListener("submit", function (event) {
+    var button = event.submitter;
+    if (button && button.hasAttribute("data-confirm") && !window.confirm(button.getAttribute("data-confirm"))) {
+      event.preventDefault();
+    }
+  });
+})();
