@@ -3,6 +3,7 @@
 # embedded store, then the latency of the seeds' reports on them and the freshness of a click.
 #
 #   bench/reports.sh [COUNT]        (issue 5 asks for 10000000)
+#   ONLY=panel bench/reports.sh     (the panel's pages alone)
 #
 # The loaded data directory is kept in $BENCH_DATA (default /var/tmp/clicktrail-bench-COUNT)
 # and reused by later runs.
@@ -24,7 +25,8 @@ fi
 # shellcheck disable=SC1091
 source "$DATA/loaded"
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-CLICKTRAIL_ADMIN_KEY=$ADMIN CLICKTRAIL_GEOIP_AUTO_INSTALL=false CLICKTRAIL_LOG=warn \
+PANEL_PASSWORD=bench-panel-password
+CLICKTRAIL_ADMIN_KEY=$ADMIN CLICKTRAIL_ADMIN_PASSWORD=$PANEL_PASSWORD CLICKTRAIL_GEOIP_AUTO_INSTALL=false CLICKTRAIL_LOG=warn \
   "$SERVER_BIN" serve --data-dir "$DATA" --listen "127.0.0.1:$PORT" > /dev/null 2>&1 &
 PID=$!
 trap 'kill $PID 2>/dev/null' EXIT
@@ -36,6 +38,7 @@ best() { # best of RUNS (after one warm-up) of a curl, in ms
   for _ in $(seq "$RUNS"); do "$@" -o /dev/null -s -w '%{time_total}\n'; done | sort -n | head -1 | awk '{printf "%.1f", $1*1000}'
 }
 FROM=$(date -u -d '30 days ago' +%F); TO=$(date -u +%F)
+if [ "${ONLY:-}" != panel ]; then
 A=$(best curl "$BASE/api/v1.2/admin/offerStats/$FROM/$TO/" -H "x-api-key: $ADMIN" -H "x-user-id: 1")
 E=$(best curl "$BASE/v1/stats?date_from=$FROM&date_to=$TO&group_by=sub1" -H "Authorization: Bearer $AFFILIATE_KEY")
 D_FROM=$(date -u -d '20 days ago' +%F); D_TO=$(date -u -d '7 days ago' +%F)
@@ -108,3 +111,27 @@ echo "| /v1/stats, one affiliate, 30 days, date,sub1 (sub-id day rollup) | $E_DS
 echo "| /api/reports, network, 30 days, sub1,country (raw: 10 M clicks) | $R_SC ms | ≤ 2000 ms |"
 echo "| /api/reports, network, 30 days, sub1,sub2 (raw: 10 M clicks) | $R_SS ms | ≤ 2000 ms |"
 echo "| /api/reports, network, 30 days, country,device,os (day rollup) | $R_CDO ms | ≤ 2000 ms |"
+fi
+# Issue 12: the panel's pages, logged in as a person would be (server time of the whole page).
+JAR=$(mktemp); AJAR=$(mktemp)
+trap 'kill $PID 2>/dev/null; rm -f "$JAR" "$AJAR"' EXIT
+curl -fs -o /dev/null -c "$JAR" --data-urlencode "email=admin@localhost" --data-urlencode "password=$PANEL_PASSWORD" "$BASE/panel/login"
+curl -fs -o /dev/null -X PATCH "$BASE/api/affiliates/$AFFILIATE_ID" -H "Authorization: Bearer $ADMIN" -H 'content-type: application/json' \
+  -d "{\"email\":\"bench-affiliate@example.com\",\"password\":\"$PANEL_PASSWORD\"}"
+curl -fs -o /dev/null -c "$AJAR" --data-urlencode "email=bench-affiliate@example.com" --data-urlencode "password=$PANEL_PASSWORD" "$BASE/panel/login"
+page() { # JAR PATH: best of RUNS of a page, which must answer 200
+  code=$(curl -s -o /dev/null -w '%{http_code}' -b "$1" "$BASE$2")
+  [ "$code" = 200 ] || { echo "panel page $2 answered $code" >&2; exit 1; }
+  best curl -b "$1" "$BASE$2"
+}
+echo
+echo "| issue 12: panel pages ($COUNT clicks over 30 days) | best of $RUNS | target |"
+echo "| --- | ---: | ---: |"
+for p in "/panel/" "/panel/offers" "/panel/offers/1" "/panel/affiliates" "/panel/conversions" "/panel/conversions?status=pending" \
+  "/panel/reports" "/panel/reports?period=30d&g1=offer&compare=1" "/panel/reports?period=30d&g1=sub1" \
+  "/panel/reports?period=30d&g1=country&g2=device" "/panel/clicks"; do
+  echo "| admin $p | $(page "$JAR" "$p") ms | ≤ 100 ms |"
+done
+for p in "/panel/" "/panel/offers" "/panel/reports?period=30d&g1=sub1" "/panel/conversions" "/panel/clicks"; do
+  echo "| affiliate $p | $(page "$AJAR" "$p") ms | ≤ 100 ms |"
+done

@@ -2,8 +2,8 @@
 # The test command (README): installs what the suites need when it is missing, then runs every
 # suite. A suite that cannot run fails the run; none is skipped.
 #
-# Needs: cargo-nextest (installed with cargo if missing), PHP's command line (Debian's
-# php-cli), the oracle of the time-expression tests (docs/TIME-EXPRESSIONS.md), and Python's
+# Needs: cargo-nextest (installed with cargo if missing), Debian's chromium and chromium-driver
+# (the panel's browser tests), PHP's command line (Debian's php-cli), the oracle of the time-expression tests (docs/TIME-EXPRESSIONS.md), and Python's
 # openapi-spec-validator and schemathesis (PyPI), which check the served OpenAPI document and
 # fuzz the native API against it (schemathesis.toml). No variable set
 # here may start with CLICKTRAIL_: the server reads those as settings and refuses unknown ones.
@@ -28,6 +28,9 @@ need_package() { # command, Debian package
 }
 
 need_package php php-cli
+# The panel's browser journeys drive Debian's headless Chromium through its WebDriver.
+need_package chromium chromium
+need_package chromedriver chromium-driver
 need_package python3 python3
 if ! python3 -c 'import openapi_spec_validator' >/dev/null 2>&1; then
   echo "test: openapi-spec-validator missing; installing it from PyPI"

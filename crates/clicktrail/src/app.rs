@@ -29,6 +29,8 @@ pub struct AppState {
     pub config: Config,
     /// The settings the server started with.
     pub settings: Arc<Settings>,
+    /// The address the server listens on (the bound one, when the settings ask for port 0).
+    pub listening: SocketAddr,
     /// Prometheus rendering.
     pub metrics: PrometheusHandle,
     /// The click path.
@@ -63,7 +65,7 @@ impl AppState {
             .network
             .tracking_base_url
             .as_ref()
-            .map_or_else(|| format!("http://{}", self.settings.listen), |u| u.as_str().trim_end_matches('/').to_owned())
+            .map_or_else(|| format!("http://{}", self.listening), |u| u.as_str().trim_end_matches('/').to_owned())
     }
 
     /// Reloads what the click path holds in memory after a configuration change.
@@ -183,8 +185,10 @@ impl App {
         };
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let deliveries = (stop, tokio::spawn(worker.run(stopped)));
+        let listening = listener.local_addr().context("cannot read the listening address")?;
         let state = AppState {
             config,
+            listening,
             settings: Arc::new(settings),
             metrics: telemetry::metrics_handle(),
             tracker,

@@ -336,6 +336,15 @@ impl ConversionStore for SqliteStore {
 
 #[async_trait]
 impl JobQueue for SqliteStore {
+    async fn enqueue(&self, jobs: Vec<NewJob>) -> Result<(), StoreError> {
+        self.with(move |conn| {
+            let tx = conn.transaction().map_err(backend)?;
+            insert_jobs(&tx, &jobs)?;
+            tx.commit().map_err(backend)
+        })
+        .await
+    }
+
     async fn claim(
         &self,
         kind: &str,

@@ -499,6 +499,11 @@ pub async fn jobs_lease_retry_finish(store: Arc<dyn crate::ConversionStore>, job
     let log = jobs.attempts(&claimed[0].subject).await?;
     assert_eq!(log.iter().map(|a| a.outcome.as_str()).collect::<Vec<_>>(), ["retry", "failed"]);
     assert_eq!((log[0].status, log[0].latency_ms, log[0].detail.as_str()), (Some(503), 12, "busy"));
+    // Jobs of no conversion (a postback's test fire) queue on their own.
+    jobs.enqueue(vec![job_for("postback:9:test".into())]).await?;
+    let later = now + Duration::days(3);
+    let test = jobs.claim("postback", later, 10, Duration::seconds(30)).await?;
+    assert_eq!((test.len(), test[0].subject.as_str()), (1, "postback:9:test"));
     Ok(())
 }
 

@@ -145,6 +145,9 @@ pub trait ConversionStore: Send + Sync + 'static {
 /// Persistence of background jobs.
 #[async_trait]
 pub trait JobQueue: Send + Sync + 'static {
+    /// Queues jobs that belong to no conversion (a postback's test fire).
+    async fn enqueue(&self, jobs: Vec<NewJob>) -> Result<(), StoreError>;
+
     /// Claims up to `limit` due jobs of `kind`, hiding them from other claims for `lease`.
     async fn claim(
         &self,

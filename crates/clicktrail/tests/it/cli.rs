@@ -71,6 +71,11 @@ impl Server {
         http::blocking_get(&format!("{}{path}", self.base), key)
     }
 
+    /// A panel login's status (303 logged in, 401 refused).
+    fn login(&self, email: &str, password: &str) -> u16 {
+        http::blocking_login(&format!("{}/panel/login", self.base), email, password)
+    }
+
     /// Sends SIGTERM and returns whether the process exited successfully, and its stderr.
     fn terminate(mut self) -> (bool, String) {
         Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().expect("kill");
@@ -107,6 +112,26 @@ mod http {
             let r = ::reqwest::Client::new().get(url).bearer_auth(key).send().await.expect("request");
             let status = r.status().as_u16();
             (status, r.json().await.unwrap_or(Value::Null))
+        })
+    }
+
+    pub fn blocking_login(url: &str, email: &str, password: &str) -> u16 {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("email", email)
+            .append_pair("password", password)
+            .finish();
+        runtime.block_on(async {
+            let client =
+                ::reqwest::Client::builder().redirect(::reqwest::redirect::Policy::none()).build().expect("client");
+            let r = client
+                .post(url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+                .await
+                .expect("request");
+            r.status().as_u16()
         })
     }
 }
@@ -300,6 +325,30 @@ fn keys_and_users_from_the_command_line() {
         .query_row("SELECT doc FROM config_records WHERE kind = 'credential' AND id = ?1", [id], |r| r.get(0))
         .expect("a credential is stored");
     assert!(hash.contains("$argon2id$") && !hash.contains("correct horse"), "{hash}");
+    drop(conn);
+
+    // A forgotten password, reset by the operator: generated and printed once, or read.
+    let mut cmd = bin();
+    data(&mut cmd);
+    let (ok, out, err) = run(cmd.args(["users", "set-password", "--email", "CLI@pub.example"]));
+    assert!(ok && out.contains("its sessions have ended"), "{out}{err}");
+    let generated = out.lines().find_map(|l| l.split("change it after logging in): ").nth(1)).expect(&out).to_owned();
+    let server = Server::start(dir.path(), &[]);
+    assert_eq!(server.login("cli@pub.example", &generated), 303, "the generated password logs in");
+    assert_eq!(server.login("cli@pub.example", "correct horse battery"), 401, "the old one no longer does");
+    drop(server);
+    let mut cmd = bin();
+    data(&mut cmd);
+    cmd.args(["users", "set-password", "--email", "cli@pub.example", "--password-stdin"]);
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    child.stdin.take().unwrap().write_all(b"short\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("at least 10 characters"));
+    let mut cmd = bin();
+    data(&mut cmd);
+    let (ok, _, err) = run(cmd.args(["users", "set-password", "--email", "nobody@pub.example"]));
+    assert!(!ok && err.contains("no user has the e-mail nobody@pub.example"), "{err}");
 }
 
 /// A mistyped `--data-dir` is an error that names it, never a new network; a refused first

@@ -380,6 +380,8 @@ async fn every_panel_route_for_every_role() {
             offer_body("Private B", json!({"visibility": "private", "access": [{"affiliate_id": b_id}]})),
         )
         .await;
+    let pb_a =
+        app.create_id("/api/postbacks", json!({"affiliate_id": a, "url": "https://t.example/pb?c={click_id}"})).await;
     let mut who = [Browser::new(&app), Browser::new(&app), Browser::new(&app), Browser::new(&app), Browser::new(&app)];
     who[1].login("a@example.com", "a long password 1").await;
     who[2].login("b@example.com", "a long password 1").await;
@@ -404,6 +406,8 @@ async fn every_panel_route_for_every_role() {
         ("/panel/reports?format=csv".into(), [LOGIN, OK, OK, OK, OK]),
         ("/panel/clicks".into(), [LOGIN, OK, OK, 403, OK]),
         ("/panel/account".into(), [LOGIN, OK, OK, OK, OK]),
+        ("/panel/postbacks".into(), [LOGIN, OK, OK, 403, OK]),
+        (format!("/panel/postbacks/{pb_a}"), [LOGIN, OK, 404, 403, OK]),
         ("/panel/nowhere".into(), [404, 404, 404, 404, 404]),
     ];
     for (path, expected) in &routes {
@@ -486,4 +490,43 @@ async fn the_offer_editor_shows_errors_next_to_their_fields() {
     let offer = app.get(&format!("/api/offers/{id}"), ADMIN_KEY).await.body;
     assert_eq!((offer["payout"].as_f64(), offer["status"].as_str()), (Some(3.0), Some("paused")));
     assert_eq!(offer["events"], json!([]), "the emptied events box removed the events");
+}
+
+#[tokio::test]
+async fn an_affiliate_sets_up_and_test_fires_a_postback() {
+    let app = TestApp::spawn_with(|s| {
+        s.admin_password = Some(clicktrail::settings::Secret::new(ADMIN_PASSWORD));
+        s.postback_allowlist = vec!["127.0.0.0/8".parse().unwrap()];
+    })
+    .await;
+    let rx = crate::receiver::Receiver::start().await;
+    user_with_password(&app, "/api/affiliates", "Aff", "aff@example.com").await;
+    let mut b = Browser::new(&app);
+    b.login("aff@example.com", "a long password 1").await;
+    let token = b.token("/panel/postbacks").await;
+    let bad =
+        b.post("/panel/postbacks", &[("_csrf", token.as_str()), ("url", "not a url"), ("event", "conversion")]).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.body.contains("id=\"err-url\""), "the error sits by the URL");
+    let preset = [("_csrf", token.as_str()), ("preset", "binom"), ("domain", "not a host"), ("event", "conversion")];
+    assert!(b.post("/panel/postbacks", &preset).await.body.contains("id=\"err-domain\""));
+    let url = rx.url("/pb?cid={click_id}&p={payout}");
+    let made =
+        b.post("/panel/postbacks", &[("_csrf", token.as_str()), ("url", url.as_str()), ("event", "conversion")]).await;
+    assert_eq!(made.status, StatusCode::SEE_OTHER, "{}", made.body);
+    let path = made.location.split('?').next().unwrap().to_owned();
+    let fired = b.post(&path, &[("_csrf", token.as_str()), ("action", "test")]).await;
+    assert_eq!(fired.status, StatusCode::SEE_OTHER);
+    let got = rx.wait_for(1, std::time::Duration::from_secs(10)).await;
+    assert_eq!(got[0].param("cid").as_deref(), Some("TEST"), "a test carries the sample click id");
+    assert!(got[0].header("x-clicktrail-signature").is_some(), "signed like a real one");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !b.get(&path).await.body.contains("badge delivered") {
+        assert!(std::time::Instant::now() < deadline, "the test's delivery is in the log");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let paused = b.post(&path, &[("_csrf", token.as_str()), ("action", "pause")]).await;
+    assert_eq!(paused.status, StatusCode::SEE_OTHER);
+    let id = path.trim_start_matches("/panel/postbacks/");
+    assert_eq!(app.get(&format!("/api/postbacks/{id}"), ADMIN_KEY).await.body["status"], "inactive");
 }

@@ -683,6 +683,72 @@ impl Conversions {
     }
 }
 
+/// The log subject of a postback's test fires.
+pub fn test_subject(postback_id: i64) -> String {
+    format!("postback:{postback_id}:test")
+}
+
+impl Conversions {
+    /// Queues a test fire of a postback the caller may manage: its URL filled in from a sample
+    /// conversion (click id `TEST`, order `TEST-…`, the offer's payout for the affiliate),
+    /// sent, signed and logged like a real delivery under [`test_subject`]. Returns the URL.
+    pub async fn test_fire(&self, caller: &Caller, postback_id: i64) -> Result<String> {
+        let postback: Postback = crate::engine::manage::get(&self.config, caller, postback_id).await?;
+        let affiliate_id =
+            postback.spec.affiliate_id.ok_or_else(|| Error::invalid("postback", "names no affiliate"))?;
+        let snapshot = self.snapshots.snapshot();
+        let offer = postback.spec.offer_id.and_then(|id| snapshot.offers.get(&id)).or_else(|| {
+            let mut runnable: Vec<_> = snapshot.offers.values().filter(|o| o.spec.runnable_by(affiliate_id)).collect();
+            runnable.sort_by_key(|o| o.id);
+            runnable.into_iter().next()
+        });
+        let now = Utc::now();
+        let sample = Conversion {
+            id: 0,
+            click_id: Some("TEST".into()),
+            offer_id: offer.map_or(0, |o| o.id),
+            affiliate_id,
+            event: None,
+            is_lead: false,
+            status: ConversionStatus::Approved,
+            reason: String::new(),
+            payout: offer.map_or(Money::ZERO, |o| o.spec.payout_for(affiliate_id)),
+            revenue: Money::ZERO,
+            sale_amount: None,
+            currency: snapshot.network.currency,
+            txid: Some(format!("TEST-{}", now.timestamp())),
+            coupon_code: None,
+            created_at: now,
+            updated_at: now,
+            click_at: Some(now),
+            subs: Default::default(),
+            source_id: String::new(),
+            country: String::new(),
+            device: String::new(),
+            os: String::new(),
+            postback_ip: String::new(),
+            history: Vec::new(),
+        };
+        let url = postback::render(&postback.spec.url, &sample, postback.spec.event);
+        let job = NewJob {
+            kind: delivery::KIND.into(),
+            subject: test_subject(postback_id),
+            payload: json!({"url": url, "postback_id": postback_id, "affiliate_id": affiliate_id, "event": postback.spec.event.as_str(), "test": true}),
+            idempotency_key: format!("ct-test-{postback_id}-{}", now.timestamp_millis()),
+            run_at: now,
+        };
+        self.jobs.enqueue(vec![job]).await?;
+        self.wake.notify_one();
+        Ok(url)
+    }
+
+    /// The log of a postback's test fires (and the caller may see the postback).
+    pub async fn test_fires(&self, caller: &Caller, postback_id: i64) -> Result<Vec<Attempt>> {
+        let _: Postback = crate::engine::manage::get(&self.config, caller, postback_id).await?;
+        Ok(self.jobs.attempts(&test_subject(postback_id)).await?)
+    }
+}
+
 /// A wrong status in a request body.
 pub fn parse_status(raw: &str) -> Result<ConversionStatus> {
     status(raw).map_err(|e| Error { kind: ErrorKind::Invalid, ..e })

@@ -15,6 +15,7 @@ mod dashboard;
 mod form;
 mod login;
 mod offers;
+mod postbacks;
 mod reports;
 mod users;
 mod view;
@@ -57,6 +58,8 @@ pub fn routes() -> Router<AppState> {
         .route("/panel/conversions/{id}", get(conversions::show).post(conversions::review))
         .route("/panel/reports", get(reports::page))
         .route("/panel/clicks", get(reports::clicks))
+        .route("/panel/postbacks", get(postbacks::list).post(postbacks::create))
+        .route("/panel/postbacks/{id}", get(postbacks::show).post(postbacks::act))
         .route("/panel/static/{file}", get(assets::serve))
         .route(
             "/panel/{*rest}",

@@ -33,6 +33,7 @@ pub fn nav(role: Role) -> &'static [NavItem] {
         item("conversions", "Conversions", "/panel/conversions"),
         item("reports", "Reports", "/panel/reports"),
         item("clicks", "Click log", "/panel/clicks"),
+        item("postbacks", "Postbacks", "/panel/postbacks"),
     ];
     const AFFILIATE: &[NavItem] = &[
         item("dashboard", "Dashboard", "/panel/"),
@@ -40,6 +41,7 @@ pub fn nav(role: Role) -> &'static [NavItem] {
         item("reports", "Reports", "/panel/reports"),
         item("conversions", "Conversions", "/panel/conversions"),
         item("clicks", "Click log", "/panel/clicks"),
+        item("postbacks", "Postbacks", "/panel/postbacks"),
     ];
     const ADVERTISER: &[NavItem] = &[
         item("dashboard", "Dashboard", "/panel/"),
@@ -138,6 +140,7 @@ pub fn notice(done: Option<&str>) -> Option<String> {
             "pending" => "The conversion is pending again.",
             "requested" => "Your request was sent to the network.",
             "password" => "Your password is changed; other sessions have ended.",
+            "fired" => "A test is on its way; its delivery shows below.",
             _ => return None,
         }
         .to_owned(),
