@@ -35,6 +35,26 @@
     builder.addEventListener("input", update);
     builder.addEventListener("change", update);
   }
+  // Live totals: the dashboard's first row of cards follows today's figures every 15 s while
+  // the page is visible.
+  var live = document.querySelector("[data-live]");
+  if (live && window.fetch) {
+    var refresh = function () {
+      if (document.hidden) return;
+      fetch(live.getAttribute("data-live"), { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (response) { return response.ok ? response.json() : null; })
+        .then(function (body) {
+          if (!body) return;
+          body.cards.forEach(function (card, i) {
+            var value = live.querySelector('[data-card="' + i + '"]');
+            if (value && value.textContent !== card.value) value.textContent = card.value;
+          });
+        })
+        .catch(function () { /* the figures stay as they were; the next tick tries again */ });
+    };
+    setInterval(refresh, 15000);
+    document.addEventListener("visibilitychange", refresh);
+  }
   // Confirmation on destructive buttons: <button data-confirm="…">.
   document.addEventListener("submit", function (event) {
     var button = event.submitter;

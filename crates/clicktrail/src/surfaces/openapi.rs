@@ -81,6 +81,24 @@ pub fn document(generated: &utoipa::openapi::OpenApi) -> Value {
     let mut doc = serde_json::to_value(generated).unwrap_or_else(|_| json!({}));
     if let Some(schemas) = doc.pointer_mut("/components/schemas").and_then(Value::as_object_mut) {
         schemas.insert("Error".into(), error_schema());
+        // A user's panel password: taken on create and update (engine::manage::take_password),
+        // never answered.
+        for name in ["UserSpec", "AnyUserSpec"] {
+            if let Some(properties) =
+                schemas.get_mut(name).and_then(|s| s.get_mut("properties")).and_then(Value::as_object_mut)
+            {
+                properties.insert(
+                    "password".into(),
+                    json!({
+                        "type": "string",
+                        "minLength": crate::engine::access::session::MIN_PASSWORD_CHARS,
+                        "maxLength": crate::engine::access::session::MAX_PASSWORD_CHARS,
+                        "writeOnly": true,
+                        "description": "The user's panel password (at least 10 characters); write-only, never returned",
+                    }),
+                );
+            }
+        }
         read_views(schemas);
         if let Some(items) =
             schemas.get_mut("ConversionGuards").and_then(|g| g.pointer_mut("/properties/ip_allowlist/items"))

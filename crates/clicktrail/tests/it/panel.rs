@@ -4,7 +4,7 @@
 
 use reqwest::StatusCode;
 use reqwest::header::{LOCATION, SET_COOKIE};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::helpers::{ADMIN_KEY, TestApp, offer_body};
 
@@ -392,6 +392,7 @@ async fn every_panel_route_for_every_role() {
     const LOGIN: u16 = 303;
     let routes: Vec<(String, [u16; 5])> = vec![
         ("/panel/".into(), [LOGIN, OK, OK, OK, OK]),
+        ("/panel/live".into(), [LOGIN, OK, OK, OK, OK]),
         ("/panel/offers".into(), [LOGIN, OK, OK, OK, OK]),
         ("/panel/offers/new".into(), [LOGIN, 403, 403, 403, OK]),
         (format!("/panel/offers/{mine}"), [LOGIN, OK, OK, OK, OK]),
@@ -399,6 +400,7 @@ async fn every_panel_route_for_every_role() {
         (format!("/panel/offers/{private}"), [LOGIN, 404, OK, 404, OK]),
         ("/panel/affiliates".into(), [LOGIN, 403, 403, 403, OK]),
         ("/panel/advertisers".into(), [LOGIN, 403, 403, 403, OK]),
+        ("/panel/affiliates?q=Aff&page=2".into(), [LOGIN, 403, 403, 403, OK]),
         (format!("/panel/users/{a}"), [LOGIN, 403, 403, 403, OK]),
         ("/panel/conversions".into(), [LOGIN, OK, OK, OK, OK]),
         ("/panel/reports".into(), [LOGIN, OK, OK, OK, OK]),
@@ -407,6 +409,10 @@ async fn every_panel_route_for_every_role() {
         ("/panel/clicks".into(), [LOGIN, OK, OK, 403, OK]),
         ("/panel/account".into(), [LOGIN, OK, OK, OK, OK]),
         ("/panel/postbacks".into(), [LOGIN, OK, OK, 403, OK]),
+        ("/panel/settings".into(), [LOGIN, 403, 403, 403, OK]),
+        ("/panel/traffic-sources".into(), [LOGIN, 403, 403, 403, OK]),
+        ("/panel/coupons".into(), [LOGIN, 403, 403, 403, OK]),
+        ("/panel/keys".into(), [LOGIN, OK, OK, OK, OK]),
         (format!("/panel/postbacks/{pb_a}"), [LOGIN, OK, 404, 403, OK]),
         ("/panel/nowhere".into(), [404, 404, 404, 404, 404]),
     ];
@@ -529,4 +535,106 @@ async fn an_affiliate_sets_up_and_test_fires_a_postback() {
     assert_eq!(paused.status, StatusCode::SEE_OTHER);
     let id = path.trim_start_matches("/panel/postbacks/");
     assert_eq!(app.get(&format!("/api/postbacks/{id}"), ADMIN_KEY).await.body["status"], "inactive");
+}
+
+#[tokio::test]
+async fn people_make_their_own_keys_and_admins_set_up_the_network() {
+    let app = app().await;
+    user_with_password(&app, "/api/affiliates", "Aff", "aff@example.com").await;
+    let mut aff = Browser::new(&app);
+    aff.login("aff@example.com", "a long password 1").await;
+    let token = aff.token("/panel/keys").await;
+    let refused = aff.post("/panel/keys", &[("_csrf", token.as_str()), ("scope", "admin")]).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.body.contains("not a scope your account may hold"));
+    let made =
+        aff.post("/panel/keys", &[("_csrf", token.as_str()), ("name", "My script"), ("scope", "read:stats")]).await;
+    assert_eq!(made.status, StatusCode::OK);
+    let marker = "id=\"new-key\" readonly value=\"";
+    let at = made.body.find(marker).expect("the secret is shown") + marker.len();
+    let secret = made.body[at..].split('"').next().unwrap().to_owned();
+    let me = app.get("/api/me", &secret).await;
+    assert_eq!((me.status, me.body["scopes"].clone()), (StatusCode::OK, json!(["read:stats"])));
+    assert!(!aff.get("/panel/keys").await.body.contains(&secret), "shown once only");
+    let id = me.body["key_id"].as_i64().unwrap();
+    let revoked = aff.post(&format!("/panel/keys/{id}/revoke"), &[("_csrf", token.as_str())]).await;
+    assert_eq!(revoked.status, StatusCode::SEE_OTHER);
+    assert_eq!(app.get("/api/me", &secret).await.status, StatusCode::UNAUTHORIZED);
+    // A key never mints keys: the engine refuses any caller but a panel session.
+    let caller = clicktrail::engine::access::authenticate(&app.state.config, ADMIN_KEY).await.unwrap();
+    let by_key = clicktrail::engine::manage::keys::create_own(&app.state.config, &caller, vec![], None).await;
+    assert!(by_key.is_err());
+
+    let mut admin = Browser::new(&app);
+    admin.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let token = admin.token("/panel/settings").await;
+    let bad = admin
+        .post("/panel/settings", &[("_csrf", token.as_str()), ("name", "Acme"), ("timezone", "Mars/Olympus")])
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.body.contains("id=\"err-timezone\""), "the error sits by the time zone");
+    let ok = admin
+        .post(
+            "/panel/settings",
+            &[
+                ("_csrf", token.as_str()),
+                ("name", "Acme"),
+                ("timezone", "Europe/Bucharest"),
+                ("currency", "EUR"),
+                ("raw_click_retention_days", "30"),
+            ],
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.body);
+    let network = app.get("/api/network", ADMIN_KEY).await.body;
+    assert_eq!((network["name"].as_str(), network["timezone"].as_str()), (Some("Acme"), Some("Europe/Bucharest")));
+    let source = admin.post("/panel/traffic-sources", &[("_csrf", token.as_str()), ("name", "Push ads")]).await;
+    assert_eq!(source.status, StatusCode::SEE_OTHER);
+    assert!(admin.get("/panel/traffic-sources").await.body.contains("Push ads"));
+    let coupon =
+        admin.post("/panel/coupons", &[("_csrf", token.as_str()), ("code", "SPRING10"), ("affiliate_id", "999")]).await;
+    assert_eq!(coupon.status, StatusCode::UNPROCESSABLE_ENTITY, "an affiliate that does not exist");
+    assert!(coupon.body.contains("id=\"err-affiliate_id\""));
+}
+
+#[tokio::test]
+async fn the_dashboard_live_totals_follow_todays_clicks() {
+    let app = app().await;
+    let aff = user_with_password(&app, "/api/affiliates", "Live aff", "live@example.com").await;
+    let offer = app.create_id("/api/offers", offer_body("Live offer", json!({}))).await;
+    let mut admin = Browser::new(&app);
+    admin.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let mut affiliate = Browser::new(&app);
+    affiliate.login("live@example.com", "a long password 1").await;
+    let dashboard = admin.get("/panel/").await;
+    assert!(dashboard.body.contains("data-live=\"/panel/live\""), "the dashboard asks for live totals");
+    let cards = |reply: &Answer| -> Vec<(String, String)> {
+        let body: Value = serde_json::from_str(&reply.body).expect("JSON");
+        body["cards"]
+            .as_array()
+            .expect("cards")
+            .iter()
+            .map(|c| (c["label"].as_str().unwrap().to_owned(), c["value"].as_str().unwrap().to_owned()))
+            .collect()
+    };
+    let before = admin.get("/panel/live").await;
+    assert_eq!(cards(&before)[0], ("Clicks".to_owned(), "0".to_owned()));
+    for _ in 0..3 {
+        let url = format!("{}/c/{offer}/{aff}?async=json", app.base);
+        let reply = app.raw.get(url).header("user-agent", "Mozilla/5.0 (X11; Linux x86_64)").send().await.unwrap();
+        assert_eq!(reply.status(), StatusCode::OK);
+    }
+    let mut seen = String::new();
+    for _ in 0..300 {
+        seen = cards(&admin.get("/panel/live").await)[0].1.clone();
+        if seen == "3" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(seen, "3", "today's clicks appear without a reload");
+    let mine = affiliate.get("/panel/live").await;
+    let labels: Vec<String> = cards(&mine).into_iter().map(|(l, _)| l).collect();
+    assert!(labels.contains(&"Earnings".to_owned()) && !labels.iter().any(|l| l == "Revenue" || l == "Profit"));
+    assert_eq!(cards(&mine)[0].1, "3", "the affiliate's own clicks");
 }

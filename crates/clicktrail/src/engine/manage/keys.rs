@@ -1,4 +1,5 @@
-//! API keys: created by admins for any user, listed and revoked by their owners too.
+//! API keys: created by admins for any user, or by a person in the panel for themselves;
+//! listed and revoked by their owners too.
 
 use chrono::Utc;
 use clicktrail_domain::key::{self, ApiKey, Scope, Tier};
@@ -143,6 +144,22 @@ pub async fn create(config: &Config, caller: &Caller, body: serde_json::Value) -
     let owner = require_ref::<User>(config, "user_id", "user", new.user_id, |_| true).await?;
     let secret = generate_secret();
     let stored = issue(config, &owner, &secret, new.scopes, new.tier, new.name).await?;
+    Ok(KeyView { key: Some(secret), ..KeyView::of(&stored) })
+}
+
+/// A key a person logged in to the panel makes for themselves, with scopes their role may
+/// hold (`access::role_scopes`). Only a session may: a key never mints keys, so a leaked one
+/// cannot multiply itself.
+pub async fn create_own(config: &Config, caller: &Caller, scopes: Vec<Scope>, name: Option<Name>) -> Result<KeyView> {
+    if !matches!(caller.grant, crate::engine::access::Grant::Session { .. }) {
+        return Err(Error::forbidden("Keys for yourself are made in the panel."));
+    }
+    let allowed = crate::engine::access::role_scopes(caller.role());
+    if let Some(s) = scopes.iter().find(|s| !key::grants(allowed, **s)) {
+        return Err(Error::invalid("scopes", format!("'{}' is not a scope your account may hold", s.as_str())));
+    }
+    let secret = generate_secret();
+    let stored = issue(config, &caller.user, &secret, scopes, Tier::Standard, name).await?;
     Ok(KeyView { key: Some(secret), ..KeyView::of(&stored) })
 }
 

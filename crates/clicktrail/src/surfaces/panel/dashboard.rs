@@ -115,6 +115,27 @@ fn request(caller: &Caller, from: DateTime<Utc>, to: DateTime<Utc>, tz: Tz, grou
     }
 }
 
+/// `GET /panel/live`: today's cards as JSON (`{"cards":[{"label","value"}]}`), which the
+/// dashboard's script fetches to keep its first row current without a reload.
+pub async fn live(
+    State(state): State<AppState>,
+    user: PanelUser,
+) -> Result<axum::response::Response, super::PanelError> {
+    use axum::response::IntoResponse;
+    let caller = &user.caller;
+    let tz = caller.zone(state.tracker.snapshots().snapshot().network.timezone);
+    let today = Utc::now().with_timezone(&tz).date_naive();
+    let (from, to) = (day_start(today, tz), day_start(today + Duration::days(1), tz));
+    let report =
+        state.reporter.run(&request(caller, from, to, tz, Vec::new())).await.map_err(|e| user.fail(&state, e))?;
+    let cards: Vec<serde_json::Value> = cards(caller, &report.total)
+        .into_iter()
+        .map(|c| serde_json::json!({ "label": c.label, "value": c.value }))
+        .collect();
+    let headers = [(axum::http::header::CACHE_CONTROL, "no-store")];
+    Ok((headers, axum::Json(serde_json::json!({ "cards": cards }))).into_response())
+}
+
 /// `GET /panel/`.
 pub async fn page(State(state): State<AppState>, user: PanelUser, params: Params) -> Page {
     let caller = &user.caller;

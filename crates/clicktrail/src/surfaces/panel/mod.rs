@@ -17,6 +17,7 @@ mod login;
 mod offers;
 mod postbacks;
 mod reports;
+mod settings;
 mod users;
 mod view;
 
@@ -47,6 +48,7 @@ pub fn routes() -> Router<AppState> {
         .route("/panel/logout", post(login::logout))
         .route("/panel/account", get(login::account).post(login::change_password))
         .route("/panel/", get(dashboard::page))
+        .route("/panel/live", get(dashboard::live))
         .route("/panel/offers", get(offers::list))
         .route("/panel/offers/new", get(offers::new).post(offers::create))
         .route("/panel/offers/{id}", get(offers::show).post(offers::update))
@@ -58,6 +60,11 @@ pub fn routes() -> Router<AppState> {
         .route("/panel/conversions/{id}", get(conversions::show).post(conversions::review))
         .route("/panel/reports", get(reports::page))
         .route("/panel/clicks", get(reports::clicks))
+        .route("/panel/settings", get(settings::settings).post(settings::save_settings))
+        .route("/panel/traffic-sources", get(settings::sources).post(settings::create_source))
+        .route("/panel/coupons", get(settings::coupons).post(settings::create_coupon))
+        .route("/panel/keys", get(settings::list_keys).post(settings::create_key))
+        .route("/panel/keys/{id}/revoke", post(settings::revoke_key))
         .route("/panel/postbacks", get(postbacks::list).post(postbacks::create))
         .route("/panel/postbacks/{id}", get(postbacks::show).post(postbacks::act))
         .route("/panel/static/{file}", get(assets::serve))

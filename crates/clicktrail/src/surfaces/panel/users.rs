@@ -89,7 +89,13 @@ struct ListPage {
     rows: Vec<UserRow>,
     form: UserForm,
     q: String,
+    page: u64,
+    pages: u64,
+    total: u64,
+    query: String,
 }
+
+const PER_PAGE: u64 = 50;
 
 fn rows(users: &[User]) -> Vec<UserRow> {
     users
@@ -116,12 +122,26 @@ async fn list_page<R: Resource>(
     user.require(state, &[Role::Admin])?;
     let q = params.get("q").unwrap_or("").to_owned();
     let query = Query { name_contains: (!q.is_empty()).then(|| q.clone()), ..Query::default() };
-    let request = ListRequest { query, page: 1, per_page: 500 };
-    let (items, _) = manage::list::<R>(&state.config, &user.caller, request).await.map_err(|e| user.fail(state, e))?;
+    let page = params.get("page").and_then(|p| p.parse::<u64>().ok()).unwrap_or(1).max(1);
+    let request = ListRequest { query, page, per_page: PER_PAGE };
+    let (items, meta) =
+        manage::list::<R>(&state.config, &user.caller, request).await.map_err(|e| user.fail(state, e))?;
     let users: Vec<User> = items.into_iter().map(unwrap).collect();
     let title = if kind == "affiliate" { "Affiliates" } else { "Advertisers" };
     let frame = user.frame(state, title, if kind == "affiliate" { "affiliates" } else { "advertisers" });
-    Ok(ListPage { frame: frame.notice(notice(params.get("done"))), kind, path, rows: rows(&users), form, q })
+    let query = url::form_urlencoded::Serializer::new(String::new()).append_pair("q", &q).finish();
+    Ok(ListPage {
+        frame: frame.notice(notice(params.get("done"))),
+        kind,
+        path,
+        rows: rows(&users),
+        form,
+        q,
+        page: meta.page,
+        pages: meta.total.div_ceil(PER_PAGE).max(1),
+        total: meta.total,
+        query,
+    })
 }
 
 /// `GET /panel/affiliates`.

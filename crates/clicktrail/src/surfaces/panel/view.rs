@@ -34,6 +34,10 @@ pub fn nav(role: Role) -> &'static [NavItem] {
         item("reports", "Reports", "/panel/reports"),
         item("clicks", "Click log", "/panel/clicks"),
         item("postbacks", "Postbacks", "/panel/postbacks"),
+        item("coupons", "Coupons", "/panel/coupons"),
+        item("sources", "Traffic sources", "/panel/traffic-sources"),
+        item("keys", "API keys", "/panel/keys"),
+        item("settings", "Settings", "/panel/settings"),
     ];
     const AFFILIATE: &[NavItem] = &[
         item("dashboard", "Dashboard", "/panel/"),
@@ -42,12 +46,14 @@ pub fn nav(role: Role) -> &'static [NavItem] {
         item("conversions", "Conversions", "/panel/conversions"),
         item("clicks", "Click log", "/panel/clicks"),
         item("postbacks", "Postbacks", "/panel/postbacks"),
+        item("keys", "API keys", "/panel/keys"),
     ];
     const ADVERTISER: &[NavItem] = &[
         item("dashboard", "Dashboard", "/panel/"),
         item("offers", "Offers", "/panel/offers"),
         item("reports", "Reports", "/panel/reports"),
         item("conversions", "Conversions", "/panel/conversions"),
+        item("keys", "API keys", "/panel/keys"),
     ];
     match role {
         Role::Admin => ADMIN,
@@ -140,6 +146,7 @@ pub fn notice(done: Option<&str>) -> Option<String> {
             "pending" => "The conversion is pending again.",
             "requested" => "Your request was sent to the network.",
             "password" => "Your password is changed; other sessions have ended.",
+            "revoked" => "The key is revoked.",
             "fired" => "A test is on its way; its delivery shows below.",
             _ => return None,
         }
