@@ -308,22 +308,22 @@ pub async fn unique_window(counters: Arc<dyn SharedCounters>) -> Check {
 /// Caps: all-or-nothing increments up to each limit, reset by expiry.
 pub async fn caps_are_exact(counters: Arc<dyn SharedCounters>) -> Check {
     let soon = Utc::now() + Duration::hours(1);
-    let day = Limit { key: "cap:d".into(), limit: 3, expires_at: soon };
-    let aff = Limit { key: "cap:a".into(), limit: 2, expires_at: soon };
+    let day = Limit { key: "cap:{t}:d".into(), limit: 3, expires_at: soon };
+    let aff = Limit { key: "cap:{t}:a".into(), limit: 2, expires_at: soon };
     assert_eq!(counters.acquire(&[day.clone(), aff.clone()]).await?, None);
     assert_eq!(counters.acquire(&[day.clone(), aff.clone()]).await?, None);
     assert_eq!(counters.acquire(&[day.clone(), aff.clone()]).await?, Some(1));
-    assert_eq!(counters.get("cap:d", Utc::now()).await?, 2, "a refused acquire increments nothing");
+    assert_eq!(counters.get("cap:{t}:d", Utc::now()).await?, 2, "a refused acquire increments nothing");
     assert_eq!(counters.acquire(std::slice::from_ref(&day)).await?, None);
     assert_eq!(counters.acquire(std::slice::from_ref(&day)).await?, Some(0));
     counters.release(&[day.clone(), aff.clone()]).await?;
-    assert_eq!(counters.get("cap:d", Utc::now()).await?, 2, "a release gives one unit back");
-    assert_eq!(counters.get("cap:a", Utc::now()).await?, 1);
+    assert_eq!(counters.get("cap:{t}:d", Utc::now()).await?, 2, "a release gives one unit back");
+    assert_eq!(counters.get("cap:{t}:a", Utc::now()).await?, 1);
     assert_eq!(counters.acquire(&[day.clone(), aff.clone()]).await?, None, "and it can be taken again");
     for _ in 0..4 {
         counters.release(std::slice::from_ref(&aff)).await?;
     }
-    assert_eq!(counters.get("cap:a", Utc::now()).await?, 0, "a counter never goes below zero");
+    assert_eq!(counters.get("cap:{t}:a", Utc::now()).await?, 0, "a counter never goes below zero");
     counters.release(&[Limit { key: "cap:never".into(), limit: 1, expires_at: soon }]).await?;
     assert_eq!(counters.get("cap:never", Utc::now()).await?, 0);
     assert_eq!(counters.add("cap:x", 5, soon).await?, 5);

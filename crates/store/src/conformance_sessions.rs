@@ -9,7 +9,10 @@ use crate::StoreError;
 use crate::sessions::{SessionRecord, SessionStore};
 
 fn record(user_id: i64, minutes: i64) -> SessionRecord {
-    let created_at = Utc.with_ymd_and_hms(2026, 5, 1, 12, 0, 0).single().unwrap_or_default();
+    // Now, to the second: a backend whose server expires keys by its own clock (Redis) keeps
+    // them for the test.
+    let now = Utc::now().timestamp();
+    let created_at = Utc.timestamp_opt(now, 0).single().unwrap_or_default();
     SessionRecord {
         user_id,
         csrf: format!("csrf-{user_id}-{minutes}"),

@@ -24,6 +24,10 @@ pub struct Limit {
 }
 
 /// Counters shared by every node.
+///
+/// The keys of one [`acquire`](Self::acquire) or [`release`](Self::release) share a hash tag
+/// (`clicks:{offer:7}:day:…`, `clicks:{offer:7}:aff:3:day:…`), so a Redis Cluster keeps them in
+/// one slot and one script can take them together.
 #[async_trait]
 pub trait SharedCounters: Send + Sync + 'static {
     /// Records a sighting of `key` at `at`; true when there was none in the `window` before.
@@ -48,6 +52,13 @@ pub trait SharedCounters: Send + Sync + 'static {
 
     /// A counter's value (0 when unknown or expired).
     async fn get(&self, key: &str, now: DateTime<Utc>) -> Result<u64, StoreError>;
+
+    /// A mark that changes whenever the counters lost what they held (a Redis restart or
+    /// flush): the engine seeds again when it sees a new one. Counters in this process lose
+    /// nothing while it runs, hence 0.
+    async fn generation(&self) -> Result<u64, StoreError> {
+        Ok(0)
+    }
 }
 
 const SHARDS: usize = 32;

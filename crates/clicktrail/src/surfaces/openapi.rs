@@ -90,11 +90,11 @@ pub fn document(generated: &utoipa::openapi::OpenApi) -> Value {
                 properties.insert(
                     "password".into(),
                     json!({
-                        "type": "string",
+                        "type": ["string", "null"],
                         "minLength": crate::engine::access::session::MIN_PASSWORD_CHARS,
                         "maxLength": crate::engine::access::session::MAX_PASSWORD_CHARS,
                         "writeOnly": true,
-                        "description": "The user's panel password (at least 10 characters); write-only, never returned",
+                        "description": "The user's panel password (at least 10 characters); write-only, never returned; null or absent leaves it as it is",
                     }),
                 );
             }

@@ -66,12 +66,12 @@ pub async fn limit<S: Surface>(State(state): State<AppState>, mut request: Reque
     let (hour_end, minute_end) = (hour + Duration::hours(1), minute + Duration::minutes(1));
     let limits = [
         Limit {
-            key: format!("ratelimit:hour:{}:{}", caller.limited_as(), hour.timestamp()),
+            key: format!("ratelimit:{{{}}}:hour:{}", caller.limited_as(), hour.timestamp()),
             limit: hourly,
             expires_at: hour_end,
         },
         Limit {
-            key: format!("ratelimit:minute:{}:{}", caller.limited_as(), minute.timestamp()),
+            key: format!("ratelimit:{{{}}}:minute:{}", caller.limited_as(), minute.timestamp()),
             limit: quotas.burst,
             expires_at: minute_end,
         },

@@ -54,11 +54,11 @@ fn limits_of(caps: &CapLimits, counted: Counted, scope: &str, at: DateTime<Utc>,
 }
 
 fn offer_scope(offer_id: i64) -> String {
-    format!("clicks:offer:{offer_id}")
+    format!("clicks:{{offer:{offer_id}}}")
 }
 
 fn affiliate_scope(offer_id: i64, affiliate_id: i64) -> String {
-    format!("clicks:offer:{offer_id}:aff:{affiliate_id}")
+    format!("clicks:{{offer:{offer_id}}}:aff:{affiliate_id}")
 }
 
 /// The click-cap counters a click of `affiliate_id` on `offer` must fit in.
@@ -93,9 +93,9 @@ pub fn conversion_limits(
 ) -> Vec<Limit> {
     let mut out = Vec::new();
     let (caps, name) = match scope {
-        ConversionScope::Offer => (&offer.spec.caps.offer, format!("conversions:offer:{}", offer.id)),
+        ConversionScope::Offer => (&offer.spec.caps.offer, format!("conversions:{{offer:{}}}", offer.id)),
         ConversionScope::Affiliate => {
-            (&offer.spec.caps.per_affiliate, format!("conversions:offer:{}:aff:{affiliate_id}", offer.id))
+            (&offer.spec.caps.per_affiliate, format!("conversions:{{offer:{}}}:aff:{affiliate_id}", offer.id))
         }
     };
     limits_of(caps, Counted::Conversions, &name, at, tz, &mut out);
@@ -178,11 +178,11 @@ mod tests {
         let utc = click_limits(&o, 9, at, Tz::UTC);
         assert_eq!(
             utc.iter().map(|l| l.key.as_str()).collect::<Vec<_>>(),
-            ["clicks:offer:5:day:20260501", "clicks:offer:5:aff:9:month:202605"]
+            ["clicks:{offer:5}:day:20260501", "clicks:{offer:5}:aff:9:month:202605"]
         );
         let ny = click_limits(&o, 9, at, chrono_tz::America::New_York);
-        assert_eq!(ny[0].key, "clicks:offer:5:day:20260430", "22:00 the day before in New York");
-        assert_eq!(ny[1].key, "clicks:offer:5:aff:9:month:202604");
+        assert_eq!(ny[0].key, "clicks:{offer:5}:day:20260430", "22:00 the day before in New York");
+        assert_eq!(ny[1].key, "clicks:{offer:5}:aff:9:month:202604");
         assert!(ny.iter().all(|l| l.expires_at > at));
         assert!(has_click_caps(&o) && !has_click_caps(&offer(json!({}))));
     }
@@ -199,8 +199,8 @@ mod tests {
         ];
         let adds = restore_additions(&o, &counts, now, Tz::UTC);
         let get = |k: &str| adds.iter().find(|(key, ..)| key == k).map(|a| a.1);
-        assert_eq!(get("clicks:offer:5:day:20260520"), Some(4));
-        assert_eq!(get("clicks:offer:5:month:202605"), Some(10));
+        assert_eq!(get("clicks:{offer:5}:day:20260520"), Some(4));
+        assert_eq!(get("clicks:{offer:5}:month:202605"), Some(10));
         assert_eq!(adds.len(), 2);
         assert_eq!(restore_since(now, Tz::UTC), Utc.with_ymd_and_hms(2026, 5, 1, 0, 0, 0).unwrap());
     }
