@@ -2,7 +2,9 @@
 # The test command (README): installs what the suites need when it is missing, then runs every
 # suite. A suite that cannot run fails the run; none is skipped.
 #
-# Needs: cargo-nextest (installed with cargo if missing), Debian's chromium and chromium-driver
+# Needs: cargo-nextest (installed with cargo if missing), PostgreSQL and Redis on their standard
+# loopback ports (started when stopped; TEST_DATABASE_URL and TEST_REDIS_URL point elsewhere),
+# Debian's chromium and chromium-driver
 # (the panel's browser tests), PHP's command line (Debian's php-cli), the oracle of the time-expression tests (docs/TIME-EXPRESSIONS.md), and Python's
 # openapi-spec-validator and schemathesis (PyPI), which check the served OpenAPI document and
 # fuzz the native API against it (schemathesis.toml). No variable set
@@ -47,8 +49,42 @@ if ! command -v cargo-nextest >/dev/null 2>&1; then
   cargo install cargo-nextest --locked
 fi
 
+# PostgreSQL and Redis: the backends' conformance suites, and the HTTP suite a second time on
+# them. Both run on this kind of machine; started by the machine's own commands when stopped.
+need_package pg_isready postgresql
+need_package redis-server redis-server
+if ! pg_isready -q -h 127.0.0.1 -p 5432; then
+  echo "test: PostgreSQL is not answering; starting it"
+  as_root pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -1)" main start || true
+  for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+  pg_isready -q -h 127.0.0.1 -p 5432 || { echo "test: PostgreSQL did not start" >&2; exit 1; }
+fi
+if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+  echo "test: Redis is not answering; starting it"
+  as_root mkdir -p /var/lib/redis /var/log/redis
+  as_root redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+    --dir /var/lib/redis --logfile /var/log/redis/ci.log
+  for _ in $(seq 1 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 1; done
+  redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || { echo "test: Redis did not start" >&2; exit 1; }
+fi
+if [ -z "${TEST_DATABASE_URL:-}" ]; then
+  # A database of this run's own: every test makes a schema in it.
+  psql -q -h 127.0.0.1 -U postgres -d postgres -c "DROP DATABASE IF EXISTS clicktrail_test WITH (FORCE)" \
+    -c "CREATE DATABASE clicktrail_test" ||
+    { echo "test: cannot create the database clicktrail_test (PostgreSQL user postgres)" >&2; exit 1; }
+  export TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/clicktrail_test
+fi
+export TEST_REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379/0}"
+
 export PHP_ORACLE=required
 export OPENAPI_VALIDATOR=required
 export SCHEMATHESIS=required
 echo "test: $(php -r 'echo "PHP ", PHP_VERSION;') is the strtotime oracle"
 cargo nextest run --workspace --locked "$@"
+
+# The HTTP suite again, on PostgreSQL and Redis. Left out: what only the embedded store has
+# (its files: the backup and restore commands, kill -9 durability of the SQLite files) and the
+# command-line tests, which start the binary with their own settings.
+echo "test: the HTTP suite on PostgreSQL + Redis"
+TEST_BACKENDS=postgres,redis cargo nextest run -p clicktrail --test it --locked \
+  -E 'not test(/^cli::/) and not test(/^durability::/)' "$@"

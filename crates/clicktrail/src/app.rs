@@ -104,6 +104,10 @@ pub struct App {
 /// Refuses a data directory that holds no network, naming it: commands that work on an
 /// existing network must never create a new one because a path was mistyped.
 pub fn require_network(settings: &Settings) -> anyhow::Result<()> {
+    if settings.database_url.is_some() {
+        // The network lives in PostgreSQL; opening it tells whether it exists.
+        return Ok(());
+    }
     let dir = &settings.data_dir;
     let db = dir.join(clicktrail_store_sqlite::DB_FILE);
     if db.is_file() {
@@ -126,7 +130,7 @@ impl App {
     pub async fn build(settings: Settings, listener: TcpListener) -> anyhow::Result<Self> {
         settings.validate()?;
         crate::install_crypto();
-        let backends = Backends::open(&settings)?;
+        let backends = Backends::open(&settings).await?;
         for line in &backends.described {
             tracing::info!("store: {line}");
         }
@@ -170,6 +174,7 @@ impl App {
             jobs.clone(),
             wake.clone(),
         ));
+        spawn_counter_watch(tracker.clone(), conversions.clone());
         let reporter = Arc::new(Reporter::new(events, store, tracker.snapshots_arc()));
         let worker = Arc::new(Deliveries::new(
             jobs.clone(),
@@ -289,6 +294,26 @@ pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
         }
         tracing::info!("shutting down");
     }
+}
+
+/// Watches the shared counters every second: when they lost their values (Redis restarted
+/// empty), the windows and caps are seeded again from the event and conversion stores.
+fn spawn_counter_watch(tracker: Arc<Tracker>, conversions: Arc<Conversions>) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
+        every.tick().await;
+        loop {
+            every.tick().await;
+            match tracker.follow_counters().await {
+                Ok(true) => {
+                    conversions.forget_seeded_caps().await;
+                    tracing::warn!("the shared counters lost their values (a Redis restart?); seeded them again");
+                }
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot check the shared counters"),
+            }
+        }
+    });
 }
 
 /// Reloads the catalog every few seconds, for changes made by other processes (the command line).

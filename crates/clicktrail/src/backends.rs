@@ -1,8 +1,10 @@
 //! The one place backends are chosen: every store the server uses, built from the settings of
 //! SPEC §6. Unset means embedded — SQLite in the data directory for configuration, conversions,
-//! the postback outbox and events, and in-process counters. A backend URL names an engine this
-//! build does not speak yet, so a set one is a clear start-up error rather than a silent
-//! fallback to the embedded store.
+//! the postback outbox and events, and in-process counters. `database_url` moves
+//! configuration, conversions, the outbox and (without Redis) the panel sessions to
+//! PostgreSQL; `redis_url` moves unique windows, caps, rate limits, login throttles and the
+//! panel sessions to Redis. An engine this build does not speak yet (ClickHouse) is a clear
+//! start-up error rather than a silent fallback to the embedded store.
 
 use std::sync::Arc;
 
@@ -10,6 +12,8 @@ use anyhow::Context;
 use clicktrail_store::{
     Config, ConfigStore, ConversionStore, EventStore, JobQueue, MemoryCounters, SessionStore, SharedCounters,
 };
+use clicktrail_store_postgres::PgStore;
+use clicktrail_store_redis::{Redis, RedisCounters, RedisSessions};
 use clicktrail_store_sqlite::{SqliteEvents, SqliteStore};
 
 use crate::settings::Settings;
@@ -36,58 +40,122 @@ pub struct Backends {
 /// Refuses a configured backend this build cannot reach.
 fn refuse_unsupported(settings: &Settings) -> anyhow::Result<()> {
     let set = [
-        ("database_url", settings.database_url.is_some(), "PostgreSQL"),
         ("clickhouse_url", settings.clickhouse_url.is_some(), "ClickHouse"),
         ("clickhouse_cluster", settings.clickhouse_cluster.is_some(), "ClickHouse"),
-        ("redis_url", settings.redis_url.is_some(), "Redis"),
     ];
     if let Some((name, _, engine)) = set.iter().find(|(_, on, _)| *on) {
         anyhow::bail!(
-            "{name} (CLICKTRAIL_{}) is set, but this build runs on the embedded store only: {engine} is not \
-             supported yet. Unset it to use the embedded store in the data directory.",
+            "{name} (CLICKTRAIL_{}) is set, but this build keeps events in the embedded store only: {engine} is \
+             not supported yet. Unset it to keep clicks and impressions in the data directory.",
             name.to_ascii_uppercase()
         );
     }
     Ok(())
 }
 
-/// The configuration store and the panel sessions beside it (commands that change records
-/// offline: a password set there ends the user's sessions).
-pub fn open_config(settings: &Settings) -> anyhow::Result<(Config, Arc<dyn SessionStore>)> {
-    let (config, store) = open_sqlite(settings)?;
-    let sessions: Arc<dyn SessionStore> = store;
-    Ok((config, sessions))
+/// Where a URL points, without its password (for logs).
+fn shown(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("***"));
+            }
+            u.to_string()
+        }
+        Err(_) => "(a key=value connection string)".to_owned(),
+    }
 }
 
-fn open_sqlite(settings: &Settings) -> anyhow::Result<(Config, Arc<SqliteStore>)> {
+/// The configuration stores: PostgreSQL or SQLite.
+enum ConfigBackend {
+    Postgres(Arc<PgStore>, String),
+    Sqlite(Arc<SqliteStore>),
+}
+
+async fn open_config_backend(settings: &Settings) -> anyhow::Result<ConfigBackend> {
     refuse_unsupported(settings)?;
+    if let Some(url) = &settings.database_url {
+        let store = PgStore::connect(url.expose()).await.with_context(|| {
+            format!(
+                "cannot reach PostgreSQL at database_url (CLICKTRAIL_DATABASE_URL) {} (is it running, and the database created?)",
+                shown(url.expose())
+            )
+        })?;
+        return Ok(ConfigBackend::Postgres(Arc::new(store), shown(url.expose())));
+    }
     let store = Arc::new(SqliteStore::open(&settings.data_dir).with_context(|| {
         format!("cannot open the store in {} (check the path and its permissions)", settings.data_dir.display())
     })?);
-    Ok((Config::new(store.clone()), store))
+    Ok(ConfigBackend::Sqlite(store))
+}
+
+async fn open_redis(settings: &Settings) -> anyhow::Result<Option<(Redis, String)>> {
+    let Some(url) = &settings.redis_url else { return Ok(None) };
+    let redis = Redis::connect(url.expose(), &settings.redis_prefix)
+        .await
+        .with_context(|| format!("cannot reach Redis at redis_url (CLICKTRAIL_REDIS_URL) {}", shown(url.expose())))?;
+    redis.ping().await.with_context(|| format!("Redis at {} does not answer", shown(url.expose())))?;
+    Ok(Some((redis, shown(url.expose()))))
+}
+
+/// The configuration store and the panel sessions beside it (commands that change records
+/// offline: a password set there ends the user's sessions).
+pub async fn open_config(settings: &Settings) -> anyhow::Result<(Config, Arc<dyn SessionStore>)> {
+    let redis = open_redis(settings).await?;
+    let (config, sessions, _) = config_and_sessions(settings, redis).await?;
+    Ok((config, sessions))
+}
+
+type ConfigParts = (Config, Arc<dyn SessionStore>, ConfigBackend);
+
+async fn config_and_sessions(settings: &Settings, redis: Option<(Redis, String)>) -> anyhow::Result<ConfigParts> {
+    let backend = open_config_backend(settings).await?;
+    let (config, own_sessions): (Config, Arc<dyn SessionStore>) = match &backend {
+        ConfigBackend::Postgres(store, _) => (Config::new(store.clone()), store.clone()),
+        ConfigBackend::Sqlite(store) => (Config::new(store.clone()), store.clone()),
+    };
+    let sessions = match redis {
+        Some((redis, _)) => Arc::new(RedisSessions::new(redis)) as Arc<dyn SessionStore>,
+        None => own_sessions,
+    };
+    Ok((config, sessions, backend))
 }
 
 impl Backends {
     /// Opens (creating and migrating where needed) every store the settings name.
-    pub fn open(settings: &Settings) -> anyhow::Result<Self> {
-        let (config, store) = open_sqlite(settings)?;
+    pub async fn open(settings: &Settings) -> anyhow::Result<Self> {
+        let redis = open_redis(settings).await?;
+        let (config, sessions, backend) = config_and_sessions(settings, redis.clone()).await?;
+        let mut described = Vec::new();
+        let sessions_where = if redis.is_some() { "" } else { ", panel sessions" };
+        let (conversions, jobs): (Arc<dyn ConversionStore>, Arc<dyn JobQueue>) = match backend {
+            ConfigBackend::Postgres(store, url) => {
+                described
+                    .push(format!("configuration, conversions, postback outbox{sessions_where}: PostgreSQL {url}"));
+                (store.clone(), store)
+            }
+            ConfigBackend::Sqlite(store) => {
+                let db = store.path().map_or_else(|| "memory".to_owned(), |p| p.display().to_string());
+                described.push(format!("configuration, conversions, postback outbox{sessions_where}: SQLite {db}"));
+                (store.clone(), store)
+            }
+        };
         let events = SqliteEvents::open(&settings.data_dir)
             .with_context(|| format!("cannot open the events store in {}", settings.data_dir.display()))?;
-        let db = store.path().map_or_else(|| "memory".to_owned(), |p| p.display().to_string());
         let events_db = settings.data_dir.join(clicktrail_store_sqlite::EVENTS_FILE);
-        Ok(Self {
-            config,
-            conversions: store.clone(),
-            jobs: store.clone(),
-            sessions: store,
-            events: Arc::new(events),
-            counters: Arc::new(MemoryCounters::new()),
-            described: vec![
-                format!("configuration, conversions, postback outbox, panel sessions: SQLite {db}"),
-                format!("clicks, impressions, rollups: SQLite {}", events_db.display()),
-                "unique windows, caps, rate limits, login throttles: in this process".to_owned(),
-            ],
-        })
+        described.push(format!("clicks, impressions, rollups: SQLite {}", events_db.display()));
+        let counters: Arc<dyn SharedCounters> = match redis {
+            Some((redis, url)) => {
+                described
+                    .push(format!("unique windows, caps, rate limits, login throttles, panel sessions: Redis {url}"));
+                Arc::new(RedisCounters::new(redis))
+            }
+            None => {
+                described.push("unique windows, caps, rate limits, login throttles: in this process".to_owned());
+                Arc::new(MemoryCounters::new())
+            }
+        };
+        Ok(Self { config, conversions, jobs, sessions, events: Arc::new(events), counters, described })
     }
 
     /// Moves everything written into each store's main files (at shutdown).
@@ -108,9 +176,20 @@ mod tests {
 
     #[test]
     fn a_backend_this_build_lacks_is_a_clear_error() {
-        let settings = Settings { redis_url: Some(Secret::new("redis://127.0.0.1:6379/0")), ..Settings::default() };
+        let settings =
+            Settings { clickhouse_url: Some(Secret::new("http://127.0.0.1:8123/ct")), ..Settings::default() };
         let error = refuse_unsupported(&settings).expect_err("refused").to_string();
-        assert!(error.contains("redis_url (CLICKTRAIL_REDIS_URL)") && error.contains("Redis"), "{error}");
+        assert!(
+            error.contains("clickhouse_url (CLICKTRAIL_CLICKHOUSE_URL)") && error.contains("ClickHouse"),
+            "{error}"
+        );
         assert!(refuse_unsupported(&Settings::default()).is_ok());
+    }
+
+    #[test]
+    fn logs_never_show_a_password() {
+        assert_eq!(shown("postgres://ct:hunter2@db:5432/ct"), "postgres://ct:***@db:5432/ct");
+        assert_eq!(shown("redis://127.0.0.1:6379/0"), "redis://127.0.0.1:6379/0");
+        assert!(!shown("host=db password=hunter2").contains("hunter2"));
     }
 }

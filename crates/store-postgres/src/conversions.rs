@@ -59,6 +59,82 @@ async fn find_txid(client: &impl GenericClient, offer_id: i64, txid: &str) -> Re
     row.map(|r| from_doc(r.get(0), r.get(1))).transpose()
 }
 
+/// What a conversion adds to its rollups.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Counted {
+    offer_id: i64,
+    affiliate_id: i64,
+    status: String,
+    is_lead: bool,
+    created_at: i64,
+    payout: i64,
+    revenue: i64,
+}
+
+impl Counted {
+    fn of(c: &Conversion) -> Self {
+        Self {
+            offer_id: c.offer_id,
+            affiliate_id: c.affiliate_id,
+            status: c.status.as_str().to_owned(),
+            is_lead: c.is_lead,
+            created_at: ms(c.created_at),
+            payout: to_units(c.payout),
+            revenue: to_units(c.revenue),
+        }
+    }
+}
+
+/// Adds (`sign` 1) or takes away (-1) conversions in the hourly and daily rollups, row by row
+/// in key order, so concurrent transactions lock rollup rows in one order and never deadlock.
+async fn roll(client: &impl GenericClient, changes: &[(&Counted, i64)]) -> Result<(), StoreError> {
+    let mut cells = Vec::new();
+    for (c, sign) in changes {
+        for grain in [3_600_i32, 86_400] {
+            let bucket = c.created_at.div_euclid(i64::from(grain) * 1000) * i64::from(grain);
+            cells.push((
+                (grain, bucket, c.offer_id, c.affiliate_id, c.status.clone(), c.is_lead),
+                *sign,
+                c.payout,
+                c.revenue,
+            ));
+        }
+    }
+    cells.sort_by(|a, b| a.0.cmp(&b.0));
+    let upsert = client
+        .prepare(
+            "INSERT INTO conversion_rollups (grain, bucket, offer_id, affiliate_id, status, is_lead, conversions, payout, revenue)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8::BIGINT, $9::BIGINT)
+             ON CONFLICT (grain, bucket, offer_id, affiliate_id, status, is_lead) DO UPDATE SET
+                conversions = conversion_rollups.conversions + excluded.conversions,
+                payout = conversion_rollups.payout + excluded.payout,
+                revenue = conversion_rollups.revenue + excluded.revenue",
+        )
+        .await
+        .map_err(backend)?;
+    let empty = client
+        .prepare(
+            "DELETE FROM conversion_rollups WHERE grain = $1 AND bucket = $2 AND offer_id = $3 AND affiliate_id = $4
+             AND status = $5 AND is_lead = $6 AND conversions = 0 AND payout = 0 AND revenue = 0",
+        )
+        .await
+        .map_err(backend)?;
+    for ((grain, bucket, offer, affiliate, status, lead), sign, payout, revenue) in &cells {
+        let key: [&(dyn tokio_postgres::types::ToSql + Sync); 6] = [grain, bucket, offer, affiliate, status, lead];
+        client
+            .execute(
+                &upsert,
+                &[key[0], key[1], key[2], key[3], key[4], key[5], sign, &(sign * payout), &(sign * revenue)],
+            )
+            .await
+            .map_err(backend)?;
+        if *sign < 0 {
+            client.execute(&empty, &key).await.map_err(backend)?;
+        }
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl ConversionStore for PgStore {
     async fn record(&self, mut conversion: Conversion, jobs: JobsFor) -> Result<Recorded, StoreError> {
@@ -112,6 +188,7 @@ impl ConversionStore for PgStore {
             return Ok(Recorded::Duplicate(first));
         };
         conversion.id = row.get(0);
+        roll(&tx, &[(&Counted::of(&conversion), 1)]).await?;
         insert_jobs(&tx, &jobs(&conversion)).await?;
         tx.commit().await.map_err(backend)?;
         Ok(Recorded::New(conversion))
@@ -172,16 +249,38 @@ impl ConversionStore for PgStore {
     async fn change(&self, c: &Conversion, jobs: Vec<NewJob>) -> Result<(), StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(backend)?;
-        let n = tx
-            .execute(
-                "UPDATE conversions SET status = $1, doc = $2, is_lead = $3, payout = $4, revenue = $5 WHERE id = $6",
-                &[&c.status.as_str(), &to_doc(c)?, &c.is_lead, &to_units(c.payout), &to_units(c.revenue), &c.id],
+        let before = tx
+            .query_opt(
+                "SELECT offer_id, affiliate_id, status, is_lead, created_at, payout, revenue FROM conversions
+                 WHERE id = $1 FOR UPDATE",
+                &[&c.id],
             )
             .await
-            .map_err(backend)?;
-        if n == 0 {
+            .map_err(backend)?
+            .map(|r| Counted {
+                offer_id: r.get(0),
+                affiliate_id: r.get(1),
+                status: r.get(2),
+                is_lead: r.get(3),
+                created_at: r.get(4),
+                payout: r.get(5),
+                revenue: r.get(6),
+            });
+        let Some(before) = before else {
             return Err(StoreError::NotFound { kind: "conversion", id: c.id });
-        }
+        };
+        tx.execute(
+            "UPDATE conversions SET status = $1, doc = $2, is_lead = $3, payout = $4, revenue = $5 WHERE id = $6",
+            &[&c.status.as_str(), &to_doc(c)?, &c.is_lead, &to_units(c.payout), &to_units(c.revenue), &c.id],
+        )
+        .await
+        .map_err(backend)?;
+        let mut after = Counted::of(c);
+        // The row's own values, not the caller's copy, are what the rollups hold.
+        after.offer_id = before.offer_id;
+        after.affiliate_id = before.affiliate_id;
+        after.created_at = before.created_at;
+        roll(&tx, &[(&before, -1), (&after, 1)]).await?;
         insert_jobs(&tx, &jobs).await?;
         tx.commit().await.map_err(backend)
     }

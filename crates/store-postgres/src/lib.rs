@@ -61,6 +61,12 @@ fn units_sum(text: Option<&str>) -> Decimal {
     }
 }
 
+/// Whether a text can be stored or matched: PostgreSQL's `TEXT` holds no NUL character, so a
+/// value with one matches nothing (and binding it would be an error, not an empty answer).
+fn storable(text: &str) -> bool {
+    !text.contains('\0')
+}
+
 fn count(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use clicktrail_store::{SessionRecord, SessionStore, StoreError};
 use tokio_postgres::error::SqlState;
 
-use crate::{PgStore, backend, count, from_ms, ms};
+use crate::{PgStore, backend, count, from_ms, ms, storable};
 
 #[async_trait]
 impl SessionStore for PgStore {
@@ -28,6 +28,9 @@ impl SessionStore for PgStore {
     }
 
     async fn get(&self, id: &str, now: DateTime<Utc>) -> Result<Option<SessionRecord>, StoreError> {
+        if !storable(id) {
+            return Ok(None);
+        }
         let row = self
             .client()
             .await?
@@ -46,6 +49,9 @@ impl SessionStore for PgStore {
     }
 
     async fn extend(&self, id: &str, expires_at: DateTime<Utc>) -> Result<bool, StoreError> {
+        if !storable(id) {
+            return Ok(false);
+        }
         let n = self
             .client()
             .await?
@@ -56,6 +62,9 @@ impl SessionStore for PgStore {
     }
 
     async fn delete(&self, id: &str) -> Result<bool, StoreError> {
+        if !storable(id) {
+            return Ok(false);
+        }
         let n = self.client().await?.execute("DELETE FROM sessions WHERE id = $1", &[&id]).await.map_err(backend)?;
         Ok(n > 0)
     }

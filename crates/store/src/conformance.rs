@@ -65,6 +65,7 @@ pub async fn unique_values(store: Arc<dyn ConfigStore>) -> Check {
     assert_eq!(store.get(Kind::User, b).await?, Some(json!({"who": "b"})), "a failed update changes nothing");
     assert_eq!(store.find_unique(Kind::User, "a@x.io").await?, Some((a, json!({"who": "a"}))));
     assert_eq!(store.find_unique(Kind::Offer, "a@x.io").await?, None);
+    assert_eq!(store.find_unique(Kind::User, "a@x.io\u{0}").await?, None, "any text is looked up, NUL included");
     store.insert(Kind::Category, unique("a@x.io"), json!({})).await?;
     assert!(store.delete(Kind::User, a).await?);
     store.insert(Kind::User, unique("a@x.io"), json!({})).await?;
@@ -125,6 +126,8 @@ pub async fn list_filters_and_pages(store: Arc<dyn ConfigStore>) -> Check {
     assert_eq!(names(store.list(Kind::User, &q).await?), ["Alpha", "ALPHABET"]);
     let q = Query { name_contains: Some("%".into()), ..Query::default() };
     assert_eq!(store.list(Kind::User, &q).await?.total, 0, "search text is literal, not a pattern");
+    let q = Query { name_contains: Some("Al\u{0}".into()), ..Query::default() };
+    assert_eq!(store.list(Kind::User, &q).await?.total, 0, "any text is searched for, NUL included");
     let q = Query { ids: Some(vec![ids[2], ids[0], 9999]), ..Query::default() };
     assert_eq!(names(store.list(Kind::User, &q).await?), ["Alpha", "Gamma"]);
     let q = Query { ids: Some(vec![]), ..Query::default() };

@@ -30,6 +30,8 @@ pub async fn sessions_live_and_expire(store: Arc<dyn SessionStore>) -> Check {
     assert_eq!(store.get("a", at).await?, Some(s.clone()));
     assert_eq!(store.get("b", at).await?, None, "an unknown id finds nothing");
     assert_eq!(store.get("A", at).await?, None, "ids are exact");
+    assert_eq!(store.get("a\u{0}", at).await?, None, "any id is looked up, NUL included");
+    assert!(!store.delete("a\u{0}").await?);
     assert_eq!(store.get("a", s.expires_at).await?, None, "gone once expired");
     let clash = store.create("a", &record(8, 30)).await;
     assert!(matches!(clash, Err(StoreError::Conflict { .. })), "an id is never reused: {clash:?}");

@@ -50,6 +50,46 @@ pub enum Auth<'a> {
     Raw(&'a str),
 }
 
+/// The backends of `TEST_BACKENDS` (`postgres`, `redis`, or both, comma-separated; unset: the
+/// embedded store), at `TEST_DATABASE_URL` and `TEST_REDIS_URL` (the local servers when unset).
+/// Each data directory gets a schema and a key prefix of its own, the same on a restart.
+pub fn backends() -> Vec<String> {
+    std::env::var("TEST_BACKENDS")
+        .unwrap_or_default()
+        .split(',')
+        .map(|b| b.trim().to_owned())
+        .filter(|b| !b.is_empty())
+        .collect()
+}
+
+async fn scale_out(settings: &mut Settings, dir: &std::path::Path) {
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+    let id = BuildHasherDefault::<DefaultHasher>::default().hash_one(dir);
+    for backend in backends() {
+        match backend.as_str() {
+            "postgres" => {
+                let url = std::env::var("TEST_DATABASE_URL")
+                    .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+                let schema = format!("ct_it_{id:016x}");
+                let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                    .await
+                    .unwrap_or_else(|e| panic!("TEST_BACKENDS names postgres, but {url} cannot be reached: {e}"));
+                tokio::spawn(connection);
+                client.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}")).await.expect("a schema");
+                let join = if url.contains('?') { '&' } else { '?' };
+                settings.database_url =
+                    Some(clicktrail::settings::Secret::new(format!("{url}{join}options=-csearch_path%3D{schema}")));
+            }
+            "redis" => {
+                let url = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".to_owned());
+                settings.redis_url = Some(clicktrail::settings::Secret::new(url));
+                settings.redis_prefix = format!("ct-it-{id:016x}");
+            }
+            other => panic!("TEST_BACKENDS: unknown backend {other:?} (postgres, redis)"),
+        }
+    }
+}
+
 impl TestApp {
     /// Starts a server with default settings, the test admin key, and a fresh data directory.
     pub async fn spawn() -> Self {
@@ -71,6 +111,7 @@ impl TestApp {
         settings.rate_limit_standard = 1_000_000;
         settings.rate_limit_premium = 1_000_000;
         settings.rate_limit_burst = 1_000_000;
+        scale_out(&mut settings, dir.path()).await;
         tweak(&mut settings);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let app = App::build(settings, listener).await.expect("app builds");
@@ -182,6 +223,21 @@ impl Drop for TestApp {
 }
 
 impl TestApp {
+    /// Every configuration record as stored, document and unique value, read from the
+    /// database itself (SQLite's file, or PostgreSQL's table) behind the server's back.
+    pub async fn stored_config_rows(&self) -> Vec<String> {
+        const SQL: &str = "SELECT doc || coalesce(unique_key, '') FROM config_records";
+        if let Some(url) = &self.state.settings.database_url {
+            let (client, connection) =
+                tokio_postgres::connect(url.expose(), tokio_postgres::NoTls).await.expect("connect");
+            tokio::spawn(connection);
+            return client.query(SQL, &[]).await.expect("rows").iter().map(|r| r.get(0)).collect();
+        }
+        let conn = rusqlite::Connection::open(self.dir.path().join("clicktrail.db")).expect("open");
+        let mut stmt = conn.prepare(SQL).expect("prepare");
+        stmt.query_map([], |r| r.get(0)).expect("rows").map(|r| r.expect("row")).collect()
+    }
+
     /// A stored click, waiting for the writer (default mode answers before the write).
     pub async fn stored_click(&self, id: &str) -> clicktrail_domain::click::Click {
         let id = clicktrail_domain::click::ClickId::parse(id).expect("click id");

@@ -96,17 +96,11 @@ async fn keys_are_stored_as_hashes_only() {
     let aff = app.create_id("/api/affiliates", json!({"name": "A"})).await;
     let secret = app.key_for(aff, &["read:offers"]).await;
     assert_eq!(app.get("/api/me", &secret).await.status, StatusCode::OK);
-    let conn = rusqlite::Connection::open(app.dir.path().join("clicktrail.db")).unwrap();
-    let mut stmt = conn.prepare("SELECT doc, coalesce(unique_key, '') FROM config_records").unwrap();
-    let rows: Vec<(String, String)> =
-        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect();
-    let all = rows.iter().map(|(d, u)| format!("{d}{u}")).collect::<String>();
+    let all = app.stored_config_rows().await.concat();
     for clear in [secret.as_str(), ADMIN_KEY] {
         assert!(!all.contains(clear), "a key is stored in clear");
         assert!(all.contains(&hash_secret(clear)), "the key's SHA-256 is what is stored");
     }
-    drop(stmt);
-    drop(conn);
     // The raw file, WAL included, holds no secret either.
     for file in ["clicktrail.db", "clicktrail.db-wal"] {
         if let Ok(bytes) = std::fs::read(app.dir.path().join(file)) {

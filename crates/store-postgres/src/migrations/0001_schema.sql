@@ -87,3 +87,18 @@ CREATE TABLE sessions (
 );
 CREATE INDEX sessions_user ON sessions (user_id);
 CREATE INDEX sessions_expiry ON sessions (expires_at);
+
+-- Conversions per UTC hour and day, kept in the transaction of every conversion and status
+-- change: reports by offer and affiliate read these instead of the conversions.
+CREATE TABLE conversion_rollups (
+    grain        INTEGER        NOT NULL,  -- seconds a row spans: 3600 or 86400
+    bucket       BIGINT         NOT NULL,  -- unix seconds of its start
+    offer_id     BIGINT         NOT NULL,
+    affiliate_id BIGINT         NOT NULL,
+    status       TEXT           NOT NULL,
+    is_lead      BOOLEAN        NOT NULL,
+    conversions  BIGINT         NOT NULL,
+    payout       NUMERIC(38, 0) NOT NULL,  -- 10^-8 of the currency unit
+    revenue      NUMERIC(38, 0) NOT NULL,
+    PRIMARY KEY (grain, bucket, offer_id, affiliate_id, status, is_lead)
+);

@@ -561,6 +561,12 @@ impl Conversions {
         })
     }
 
+    /// Forgets which conversion caps were seeded, so each is seeded again from the store at
+    /// its next use (after the shared counters lost their values).
+    pub async fn forget_seeded_caps(&self) {
+        self.restored_caps.lock().await.clear();
+    }
+
     /// Restores conversion-cap counters of the current day and month from the store the first
     /// time this process uses them (approved and pending conversions since the period began).
     async fn restore_caps(

@@ -83,6 +83,8 @@ pub struct Tracker {
     options: TrackerOptions,
     hop_key: [u8; 32],
     restored_caps: Mutex<HashSet<i64>>,
+    /// The counters' generation the windows and caps were seeded in.
+    generation: std::sync::atomic::AtomicU64,
 }
 
 type HmacSha256 = Hmac<Sha256>;
@@ -112,7 +114,10 @@ impl Tracker {
             options,
             hop_key,
             restored_caps: Mutex::default(),
+            generation: std::sync::atomic::AtomicU64::new(0),
         };
+        let generation = tracker.counters.generation().await?;
+        tracker.generation.store(generation, std::sync::atomic::Ordering::SeqCst);
         tracker.restore_unique().await?;
         tracker.restore_caps().await?;
         Ok(tracker)
@@ -152,6 +157,21 @@ impl Tracker {
     pub async fn refresh(&self) -> Result<(), StoreError> {
         self.snapshots.reload().await?;
         self.restore_caps().await
+    }
+
+    /// Seeds the unique windows and click caps again when the shared counters lost what they
+    /// held (Redis restarted without its data): true when it did. Seeding never adds to a
+    /// counter, so nodes that see the loss together do not double any count.
+    pub async fn follow_counters(&self) -> Result<bool, StoreError> {
+        use std::sync::atomic::Ordering;
+        let generation = self.counters.generation().await?;
+        if self.generation.swap(generation, Ordering::SeqCst) == generation {
+            return Ok(false);
+        }
+        self.restored_caps.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
+        self.restore_unique().await?;
+        self.restore_caps().await?;
+        Ok(true)
     }
 
     async fn restore_unique(&self) -> Result<(), StoreError> {
@@ -445,7 +465,7 @@ mod tests {
     async fn restarts_on_shared_counters_do_not_inflate_caps() {
         let dir = tempfile::tempdir().unwrap();
         let settings = crate::Settings { data_dir: dir.path().into(), ..crate::Settings::default() };
-        let backends = crate::backends::Backends::open(&settings).unwrap();
+        let backends = crate::backends::Backends::open(&settings).await.unwrap();
         let config = backends.config.clone();
         crate::bootstrap::run(&config, &settings).await.unwrap();
         let (_, op) = crate::cli::open_network(&settings).await.unwrap();
