@@ -4,6 +4,8 @@
 #
 # Needs: cargo-nextest (installed with cargo if missing), PostgreSQL and Redis on their standard
 # loopback ports (started when stopped; TEST_DATABASE_URL and TEST_REDIS_URL point elsewhere),
+# Debian's clickhouse-server (two servers started on ports 18123/18124, TEST_CLICKHOUSE_SERVER
+# points elsewhere) and PyPI's chdb (current ClickHouse, which replays the statements),
 # Debian's chromium and chromium-driver
 # (the panel's browser tests), PHP's command line (Debian's php-cli), the oracle of the time-expression tests (docs/TIME-EXPRESSIONS.md), and Python's
 # openapi-spec-validator and schemathesis (PyPI), which check the served OpenAPI document and
@@ -44,6 +46,12 @@ if ! command -v schemathesis >/dev/null 2>&1; then
   python3 -m pip install --quiet schemathesis || as_root python3 -m pip install --quiet --break-system-packages schemathesis
   command -v schemathesis >/dev/null 2>&1 || { echo "test: schemathesis did not install (or is not on PATH)" >&2; exit 1; }
 fi
+if ! python3 -c 'import chdb' >/dev/null 2>&1; then
+  # Current ClickHouse, in process: every statement sent to 18.16 is replayed on it.
+  echo "test: chdb missing; installing it from PyPI (about 1 GB)"
+  python3 -m pip install --quiet chdb || as_root python3 -m pip install --quiet --break-system-packages chdb
+  python3 -c 'import chdb' || { echo "test: chdb did not install" >&2; exit 1; }
+fi
 if ! command -v cargo-nextest >/dev/null 2>&1; then
   echo "test: cargo-nextest missing; installing it"
   cargo install cargo-nextest --locked
@@ -75,6 +83,17 @@ if [ -z "${TEST_DATABASE_URL:-}" ]; then
   export TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/clicktrail_test
 fi
 export TEST_REDIS_URL="${TEST_REDIS_URL:-redis://127.0.0.1:6379/0}"
+# ClickHouse: Debian's 18.16, two servers of this run's own (scripts/clickhouse/start.sh).
+need_package clickhouse-server clickhouse-server
+need_package curl curl
+if [ -z "${TEST_CLICKHOUSE_SERVER:-}" ]; then
+  bash scripts/clickhouse/start.sh
+  export TEST_CLICKHOUSE_SERVER=http://127.0.0.1:18123
+  # What earlier runs' tests left behind.
+  for db in $(curl -fs "$TEST_CLICKHOUSE_SERVER/" --data-binary "SELECT name FROM system.databases WHERE startsWith(name, 'ct_')"); do
+    curl -fs "$TEST_CLICKHOUSE_SERVER/" --data-binary "DROP DATABASE IF EXISTS $db" >/dev/null
+  done
+fi
 
 export PHP_ORACLE=required
 export OPENAPI_VALIDATOR=required
@@ -82,9 +101,9 @@ export SCHEMATHESIS=required
 echo "test: $(php -r 'echo "PHP ", PHP_VERSION;') is the strtotime oracle"
 cargo nextest run --workspace --locked "$@"
 
-# The HTTP suite again, on PostgreSQL and Redis. Left out: what only the embedded store has
-# (its files: the backup and restore commands, kill -9 durability of the SQLite files) and the
-# command-line tests, which start the binary with their own settings.
-echo "test: the HTTP suite on PostgreSQL + Redis"
-TEST_BACKENDS=postgres,redis cargo nextest run -p clicktrail --test it --locked \
+# The HTTP suite again, on PostgreSQL, ClickHouse and Redis. Left out: what only the embedded
+# store has (its files: the backup and restore commands, kill -9 durability of the SQLite
+# files) and the command-line tests, which start the binary with their own settings.
+echo "test: the HTTP suite on PostgreSQL + ClickHouse + Redis"
+TEST_BACKENDS=postgres,redis,clickhouse cargo nextest run -p clicktrail --test it --locked \
   -E 'not test(/^cli::/) and not test(/^durability::/)' "$@"

@@ -2,9 +2,10 @@
 //! SPEC §6. Unset means embedded — SQLite in the data directory for configuration, conversions,
 //! the postback outbox and events, and in-process counters. `database_url` moves
 //! configuration, conversions, the outbox and (without Redis) the panel sessions to
-//! PostgreSQL; `redis_url` moves unique windows, caps, rate limits, login throttles and the
-//! panel sessions to Redis. An engine this build does not speak yet (ClickHouse) is a clear
-//! start-up error rather than a silent fallback to the embedded store.
+//! PostgreSQL; `clickhouse_url` moves clicks, impressions and their rollups to ClickHouse;
+//! `redis_url` moves unique windows, caps, rate limits, login throttles and the panel sessions
+//! to Redis. What this build cannot do yet (a ClickHouse cluster) is a clear start-up error
+//! rather than a silent fallback to the embedded store.
 
 use std::sync::Arc;
 
@@ -12,6 +13,7 @@ use anyhow::Context;
 use clicktrail_store::{
     Config, ConfigStore, ConversionStore, EventStore, JobQueue, MemoryCounters, SessionStore, SharedCounters,
 };
+use clicktrail_store_clickhouse::ClickHouseEvents;
 use clicktrail_store_postgres::PgStore;
 use clicktrail_store_redis::{Redis, RedisCounters, RedisSessions};
 use clicktrail_store_sqlite::{SqliteEvents, SqliteStore};
@@ -39,18 +41,28 @@ pub struct Backends {
 
 /// Refuses a configured backend this build cannot reach.
 fn refuse_unsupported(settings: &Settings) -> anyhow::Result<()> {
-    let set = [
-        ("clickhouse_url", settings.clickhouse_url.is_some(), "ClickHouse"),
-        ("clickhouse_cluster", settings.clickhouse_cluster.is_some(), "ClickHouse"),
-    ];
-    if let Some((name, _, engine)) = set.iter().find(|(_, on, _)| *on) {
+    if settings.clickhouse_cluster.is_some() {
         anyhow::bail!(
-            "{name} (CLICKTRAIL_{}) is set, but this build keeps events in the embedded store only: {engine} is \
-             not supported yet. Unset it to keep clicks and impressions in the data directory.",
-            name.to_ascii_uppercase()
+            "clickhouse_cluster (CLICKTRAIL_CLICKHOUSE_CLUSTER) is set, but this build writes events to one \
+             ClickHouse server only: sharding over a cluster is not supported yet. Unset it and point \
+             clickhouse_url at one server."
         );
     }
     Ok(())
+}
+
+/// The events store: ClickHouse or SQLite, and what it is.
+async fn open_events(settings: &Settings) -> anyhow::Result<(Arc<dyn EventStore>, String)> {
+    if let Some(url) = &settings.clickhouse_url {
+        let events = ClickHouseEvents::connect(url.expose()).await.with_context(|| {
+            format!("cannot reach ClickHouse at clickhouse_url (CLICKTRAIL_CLICKHOUSE_URL) {}", shown(url.expose()))
+        })?;
+        return Ok((Arc::new(events), format!("clicks, impressions, rollups: ClickHouse {}", shown(url.expose()))));
+    }
+    let events = SqliteEvents::open(&settings.data_dir)
+        .with_context(|| format!("cannot open the events store in {}", settings.data_dir.display()))?;
+    let events_db = settings.data_dir.join(clicktrail_store_sqlite::EVENTS_FILE);
+    Ok((Arc::new(events), format!("clicks, impressions, rollups: SQLite {}", events_db.display())))
 }
 
 /// Where a URL points, without its password (for logs).
@@ -140,10 +152,8 @@ impl Backends {
                 (store.clone(), store)
             }
         };
-        let events = SqliteEvents::open(&settings.data_dir)
-            .with_context(|| format!("cannot open the events store in {}", settings.data_dir.display()))?;
-        let events_db = settings.data_dir.join(clicktrail_store_sqlite::EVENTS_FILE);
-        described.push(format!("clicks, impressions, rollups: SQLite {}", events_db.display()));
+        let (events, what) = open_events(settings).await?;
+        described.push(what);
         let counters: Arc<dyn SharedCounters> = match redis {
             Some((redis, url)) => {
                 described
@@ -155,7 +165,7 @@ impl Backends {
                 Arc::new(MemoryCounters::new())
             }
         };
-        Ok(Self { config, conversions, jobs, sessions, events: Arc::new(events), counters, described })
+        Ok(Self { config, conversions, jobs, sessions, events, counters, described })
     }
 
     /// Moves everything written into each store's main files (at shutdown).
@@ -172,17 +182,12 @@ impl Backends {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::settings::Secret;
 
     #[test]
     fn a_backend_this_build_lacks_is_a_clear_error() {
-        let settings =
-            Settings { clickhouse_url: Some(Secret::new("http://127.0.0.1:8123/ct")), ..Settings::default() };
+        let settings = Settings { clickhouse_cluster: Some("shards".into()), ..Settings::default() };
         let error = refuse_unsupported(&settings).expect_err("refused").to_string();
-        assert!(
-            error.contains("clickhouse_url (CLICKTRAIL_CLICKHOUSE_URL)") && error.contains("ClickHouse"),
-            "{error}"
-        );
+        assert!(error.contains("clickhouse_cluster (CLICKTRAIL_CLICKHOUSE_CLUSTER)"), "{error}");
         assert!(refuse_unsupported(&Settings::default()).is_ok());
     }
 

@@ -4,29 +4,15 @@
 
 use clicktrail_domain::report::{Dimension, Key, Tally, Totals};
 use clicktrail_store::StoreError;
-use clicktrail_store::tally::{Grain, Level, Served, Tallies, TallyQuery, plan};
+use clicktrail_store::tally::{Grain, Level, Served, Tallies, TallyQuery, plan, row_start};
 use deadpool_postgres::GenericClient;
 
 use crate::config::{Args, bind, refs};
-use crate::{backend, count, from_ms, units_sum};
+use crate::{backend, count, units_sum};
 
 fn column(d: Dimension) -> Result<&'static str, StoreError> {
-    Ok(match d {
-        Dimension::Offer => "offer_id",
-        Dimension::Affiliate => "affiliate_id",
-        Dimension::Source => "source_id",
-        Dimension::Country => "country",
-        Dimension::Device => "device_type",
-        Dimension::Os => "os",
-        Dimension::Sub(0) => "sub1",
-        Dimension::Sub(1) => "sub2",
-        Dimension::Sub(2) => "sub3",
-        Dimension::Sub(3) => "sub4",
-        Dimension::Sub(4) => "sub5",
-        Dimension::Sub(_) | Dimension::Hour | Dimension::Date => {
-            return Err(StoreError::Backend(format!("postgres: conversions have no column for {}", d.name())));
-        }
-    })
+    clicktrail_store::tally::column(d)
+        .ok_or_else(|| StoreError::Backend(format!("postgres: conversions have no column for {}", d.name())))
 }
 
 fn is_id(d: Dimension) -> bool {
@@ -121,12 +107,7 @@ pub(crate) async fn conversion_tally(client: &impl GenericClient, query: &TallyQ
         let rows = client.query(&sql, &refs(&args)).await.map_err(backend)?;
         let offset = usize::from(query.by_time);
         for row in rows {
-            let at = if query.by_time {
-                let secs: i64 = row.get(0);
-                from_ms((secs * 1000).max(piece.from_ms))
-            } else {
-                query.from
-            };
+            let at = row_start(query, &piece, if query.by_time { row.get(0) } else { 0 });
             let key = query
                 .group
                 .iter()

@@ -39,18 +39,7 @@ pub(crate) struct Select<'a> {
 
 /// Column of a field in the rollup tables.
 pub(crate) fn rollup_column(d: Dimension) -> Option<String> {
-    Some(
-        match d {
-            Dimension::Offer => "offer_id",
-            Dimension::Affiliate => "affiliate_id",
-            Dimension::Source => "source_id",
-            Dimension::Country => "country",
-            Dimension::Device => "device_type",
-            Dimension::Os => "os",
-            Dimension::Sub(_) | Dimension::Hour | Dimension::Date => return None,
-        }
-        .to_owned(),
-    )
+    clicktrail_store::tally::column(d).filter(|_| !matches!(d, Dimension::Sub(_))).map(str::to_owned)
 }
 
 /// Fields kept one at a time beside offer and affiliate in `rollup_field_days`, with their raw

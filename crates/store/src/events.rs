@@ -133,6 +133,33 @@ pub enum ClickField {
 }
 
 impl ClickField {
+    /// The column a backend keeps the field in, the same name in every backend's tables.
+    pub fn column(self) -> &'static str {
+        match self {
+            Self::Offer => "offer_id",
+            Self::Affiliate => "affiliate_id",
+            Self::Creative => "creative_id",
+            Self::OfferUrl => "url_id",
+            Self::Country => "country",
+            Self::DeviceType => "device_type",
+            Self::Carrier => "carrier",
+            Self::OsName => "os_name",
+            Self::Brand => "brand",
+            Self::Model => "model",
+            Self::Browser => "browser",
+            Self::Language => "language",
+            Self::ConnectionType => "connection_type",
+            Self::Campaign => "campaign",
+            Self::Source => "source_id",
+            Self::Sub(0) => "sub1",
+            Self::Sub(1) => "sub2",
+            Self::Sub(2) => "sub3",
+            Self::Sub(3) => "sub4",
+            Self::Sub(_) => "sub5",
+            Self::CouponCode => "coupon_code",
+        }
+    }
+
     /// Whether the field holds a number (compared exactly) rather than text (compared without
     /// regard to ASCII case).
     pub fn is_numeric(self) -> bool {

@@ -51,6 +51,34 @@ impl TallyQuery {
     }
 }
 
+/// The column a backend keeps a dimension in, the same name in every backend's tables (hour
+/// and date come from the time, not a column).
+pub fn column(d: Dimension) -> Option<&'static str> {
+    Some(match d {
+        Dimension::Offer => "offer_id",
+        Dimension::Affiliate => "affiliate_id",
+        Dimension::Source => "source_id",
+        Dimension::Country => "country",
+        Dimension::Device => "device_type",
+        Dimension::Os => "os",
+        Dimension::Sub(0) => "sub1",
+        Dimension::Sub(1) => "sub2",
+        Dimension::Sub(2) => "sub3",
+        Dimension::Sub(3) => "sub4",
+        Dimension::Sub(4) => "sub5",
+        Dimension::Sub(_) | Dimension::Hour | Dimension::Date => return None,
+    })
+}
+
+/// When a row read for `piece` starts: its bucket (`bucket_seconds`, unix seconds), never
+/// before the piece, when the query is by time; the query's start otherwise.
+pub fn row_start(query: &TallyQuery, piece: &Piece, bucket_seconds: i64) -> DateTime<Utc> {
+    if !query.by_time {
+        return query.from;
+    }
+    DateTime::from_timestamp_millis(bucket_seconds.saturating_mul(1000).max(piece.from_ms)).unwrap_or(query.from)
+}
+
 /// What served a tally: rollups, raw events or both.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Served {

@@ -171,7 +171,7 @@ fn migrate_creates_the_database() {
     }
 }
 
-/// A backend that cannot be reached, or that this build lacks (ClickHouse), stops the start
+/// A backend that cannot be reached stops the start
 /// with a message naming its setting, instead of silently running on the embedded store; the
 /// URL's password is never printed.
 #[test]

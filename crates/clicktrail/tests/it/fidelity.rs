@@ -645,12 +645,14 @@ async fn click_money_at_the_extremes_sums_exactly_and_never_overflows() {
     assert_eq!(report.body["totals"]["revenue"], json!(120_000_000_000.0_f64), "{}", report.body);
     let saturated = app.get(&format!("/api/reports?from={from}&to={to}&offer_id={c}"), ADMIN_KEY).await;
     assert_eq!(saturated.status, StatusCode::OK, "{}", saturated.body);
-    assert_eq!(
-        saturated.body["totals"]["payout"],
-        json!(92_233_720_368.55_f64),
-        "one cell saturates: {}",
-        saturated.body
-    );
+    // SQLite's rollup cell is an i64 of 10^-8ths, so it saturates; ClickHouse's are
+    // Decimal128, so it does not.
+    let one_cell = if crate::helpers::backends().iter().any(|b| b == "clickhouse") {
+        json!(100_000_000_000.0_f64)
+    } else {
+        json!(92_233_720_368.55_f64)
+    };
+    assert_eq!(saturated.body["totals"]["payout"], one_cell, "one cell: {}", saturated.body);
     for path in [
         format!("/api/reports?from={from}&to={to}&group_by=hour,country"),
         format!("/api/reports?from={from}&to={to}&format=csv"),

@@ -50,9 +50,10 @@ pub enum Auth<'a> {
     Raw(&'a str),
 }
 
-/// The backends of `TEST_BACKENDS` (`postgres`, `redis`, or both, comma-separated; unset: the
-/// embedded store), at `TEST_DATABASE_URL` and `TEST_REDIS_URL` (the local servers when unset).
-/// Each data directory gets a schema and a key prefix of its own, the same on a restart.
+/// The backends of `TEST_BACKENDS` (any of `postgres`, `redis`, `clickhouse`, comma-separated;
+/// unset: the embedded store), at `TEST_DATABASE_URL`, `TEST_REDIS_URL` and
+/// `TEST_CLICKHOUSE_SERVER` (the local servers when unset). Each data directory gets a schema,
+/// a key prefix and a database of its own, the same on a restart.
 pub fn backends() -> Vec<String> {
     std::env::var("TEST_BACKENDS")
         .unwrap_or_default()
@@ -85,7 +86,13 @@ async fn scale_out(settings: &mut Settings, dir: &std::path::Path) {
                 settings.redis_url = Some(clicktrail::settings::Secret::new(url));
                 settings.redis_prefix = format!("ct-it-{id:016x}");
             }
-            other => panic!("TEST_BACKENDS: unknown backend {other:?} (postgres, redis)"),
+            "clickhouse" => {
+                let server =
+                    std::env::var("TEST_CLICKHOUSE_SERVER").unwrap_or_else(|_| "http://127.0.0.1:18123".to_owned());
+                let url = format!("{}/ct_it_{id:016x}", server.trim_end_matches('/'));
+                settings.clickhouse_url = Some(clicktrail::settings::Secret::new(url));
+            }
+            other => panic!("TEST_BACKENDS: unknown backend {other:?} (postgres, redis, clickhouse)"),
         }
     }
 }

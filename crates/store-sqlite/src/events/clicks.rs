@@ -19,31 +19,8 @@ use super::codec::{CLICK_COLUMNS, id_bound_ms, read_click};
 use crate::fold::{self, Fold};
 use crate::{backend, ms, tally};
 
-/// The column of a field in `clicks`.
 fn column(field: ClickField) -> &'static str {
-    match field {
-        ClickField::Offer => "offer_id",
-        ClickField::Affiliate => "affiliate_id",
-        ClickField::Creative => "creative_id",
-        ClickField::OfferUrl => "url_id",
-        ClickField::Country => "country",
-        ClickField::DeviceType => "device_type",
-        ClickField::Carrier => "carrier",
-        ClickField::OsName => "os_name",
-        ClickField::Brand => "brand",
-        ClickField::Model => "model",
-        ClickField::Browser => "browser",
-        ClickField::Language => "language",
-        ClickField::ConnectionType => "connection_type",
-        ClickField::Campaign => "campaign",
-        ClickField::Source => "source_id",
-        ClickField::Sub(0) => "sub1",
-        ClickField::Sub(1) => "sub2",
-        ClickField::Sub(2) => "sub3",
-        ClickField::Sub(3) => "sub4",
-        ClickField::Sub(_) => "sub5",
-        ClickField::CouponCode => "coupon_code",
-    }
+    field.column()
 }
 
 /// A condition as SQL that is true or false, never NULL (so `NOT` of it is exact too).

@@ -1,0 +1,484 @@
+//! The ClickHouse backend of the events: clicks and impressions in `MergeTree` tables
+//! partitioned by month, 15-minute rollups kept by materialized views in a `SummingMergeTree`,
+//! and every report's traffic summed by `GROUP BY` — from the rollups where they hold the
+//! query's fields, from the raw events for the rest.
+//!
+//! Written for Debian's ClickHouse 18.16 (the one that installs here) and current ClickHouse:
+//! plain HTTP with JSON lines, settings as URL parameters, values quoted into statements
+//! ([`http::quote`]; 18.16 has no query parameters).
+//!
+//! - A batch is one insert per table; a retry first asks whether the batch's rows already
+//!   landed (by the batch id every row carries), so a retried insert never counts twice.
+//! - Raw events older than the retention go by dropping their month's partition, and by a
+//!   delete for the rest of the month; converted clicks were copied to `clicks_kept` when they
+//!   converted, and the rollups are never touched.
+
+#![forbid(unsafe_code)]
+
+pub mod http;
+mod rows;
+mod schema;
+mod tally;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Datelike, TimeZone, Utc};
+use clicktrail_domain::click::{Click, ClickId, Impression};
+use clicktrail_store::StoreError;
+use clicktrail_store::events::{
+    AcceptedCount, BUCKET_SECONDS, ClickCondition, ClickField, ClickQuery, EventBatch, EventStore, RollupRow,
+};
+use clicktrail_store::tally::{Tallies, TallyQuery};
+use serde::Deserialize;
+
+pub use http::Server;
+use http::quote;
+use rows::{ClickRow, ImpressionRow, lines, units_text};
+
+fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(format!("clickhouse: {e}"))
+}
+
+fn ms(at: DateTime<Utc>) -> i64 {
+    at.timestamp_millis().max(0)
+}
+
+/// The events store on one ClickHouse server.
+#[derive(Clone)]
+pub struct ClickHouseEvents {
+    server: Server,
+}
+
+#[derive(Deserialize)]
+struct Doc {
+    doc: String,
+}
+
+#[derive(Deserialize)]
+struct Count {
+    n: u64,
+}
+
+impl ClickHouseEvents {
+    /// Connects to `clickhouse_url` (`http://host:8123/database`), creating the database and
+    /// applying the schema it lacks.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let store = Self { server: Server::from_url(url)? };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// The store on a server already chosen (tests pick a database of their own).
+    pub async fn on(server: Server) -> Result<Self, StoreError> {
+        let store = Self { server };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Creates the database and applies every schema version it lacks; refuses a schema from a
+    /// newer build. Returns the versions applied.
+    pub async fn migrate(&self) -> Result<Vec<u32>, StoreError> {
+        let db = &self.server.database;
+        self.server.execute_on_server(&format!("CREATE DATABASE IF NOT EXISTS {db}")).await?;
+        self.server
+            .execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, applied_at DateTime) ENGINE = TinyLog",
+            )
+            .await?;
+        #[derive(Deserialize)]
+        struct Version {
+            v: u32,
+        }
+        let newest = self.server.rows::<Version>("SELECT max(version) AS v FROM schema_migrations").await?;
+        let newest = newest.first().map_or(0, |r| r.v);
+        let all = schema::migrations();
+        let known = all.last().map_or(0, |(v, _)| *v);
+        if newest > known {
+            return Err(backend(format!(
+                "the database's schema (version {newest}) is newer than this build (version {known}); run the newer build"
+            )));
+        }
+        let mut applied = Vec::new();
+        for (version, statements) in all.into_iter().filter(|(v, _)| *v > newest) {
+            // Every statement is IF NOT EXISTS: nodes migrating together, or a migration cut
+            // short, simply run them again.
+            for sql in statements {
+                self.server.execute(&sql).await.map_err(|e| backend(format!("migration {version}: {e}")))?;
+            }
+            self.server.execute(&format!("INSERT INTO schema_migrations VALUES ({version}, now())")).await?;
+            applied.push(version);
+        }
+        if !applied.is_empty() {
+            tracing::info!(?applied, "applied ClickHouse migrations");
+        }
+        Ok(applied)
+    }
+
+    /// Whether the server answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.server.execute("SELECT 1").await.map(drop)
+    }
+
+    /// Inserts one table's rows of a batch, retrying on failure; before each retry it counts
+    /// the batch's rows already there (one insert of a few thousand rows is one part: all of
+    /// it landed or none), so a retry never doubles them.
+    async fn insert_once(
+        &self,
+        table: &str,
+        body: String,
+        rows: u64,
+        batch: &str,
+        span: (i64, i64),
+    ) -> Result<(), StoreError> {
+        let mut last = None;
+        for attempt in 0..4u32 {
+            if attempt > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(200 * u64::from(attempt))).await;
+                let sql = format!(
+                    "SELECT count() AS n FROM {table} WHERE ts_ms >= {} AND ts_ms <= {} AND batch = {}",
+                    span.0,
+                    span.1,
+                    quote(batch)
+                );
+                match self.server.rows::<Count>(&sql).await {
+                    Ok(found) if found.first().is_some_and(|c| c.n >= rows) => return Ok(()),
+                    Ok(_) => {}
+                    Err(e) => {
+                        last = Some(e);
+                        continue;
+                    }
+                }
+            }
+            match self.server.insert(table, body.clone()).await {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    tracing::warn!(error = %e, table, attempt, "ClickHouse insert failed; retrying");
+                    last = Some(e);
+                }
+            }
+        }
+        Err(last.unwrap_or_else(|| backend("insert failed")))
+    }
+
+    async fn docs<T: for<'de> Deserialize<'de>>(&self, sql: &str) -> Result<Vec<T>, StoreError> {
+        let docs = self.server.rows::<Doc>(sql).await?;
+        docs.into_iter()
+            .map(|d| {
+                serde_json::from_str(&d.doc).map_err(|e| StoreError::Corrupt {
+                    kind: "event",
+                    id: 0,
+                    message: e.to_string(),
+                })
+            })
+            .collect()
+    }
+}
+
+fn column(field: ClickField) -> &'static str {
+    field.column()
+}
+
+/// A condition as SQL that is true or false, never NULL (so `NOT` of it is exact too).
+fn condition(c: &ClickCondition) -> String {
+    let col = column(c.field);
+    let Some(value) = &c.value else { return "0".to_owned() };
+    if c.field.is_numeric() {
+        match value.parse::<i64>() {
+            Ok(n) => format!("ifNull({col} = {n}, 0)"),
+            Err(_) => "0".to_owned(),
+        }
+    } else {
+        format!("lowerUTF8({col}) = {}", quote(&value.to_lowercase()))
+    }
+}
+
+fn one_of(col: &str, ids: &[i64]) -> String {
+    if ids.is_empty() {
+        return "0".to_owned();
+    }
+    format!("{col} IN ({})", ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", "))
+}
+
+fn click_conditions(q: &ClickQuery) -> Vec<String> {
+    let mut out = vec![format!("ts_ms >= {}", ms(q.from)), format!("ts_ms < {}", ms(q.to))];
+    if let Some(offers) = &q.offers {
+        out.push(one_of("offer_id", offers));
+    }
+    if let Some(affiliates) = &q.affiliates {
+        out.push(one_of("affiliate_id", affiliates));
+    }
+    for (_, alternatives) in q.filter_groups() {
+        out.push(format!("({})", alternatives.iter().map(|c| condition(c)).collect::<Vec<_>>().join(" OR ")));
+    }
+    for x in &q.exclusions {
+        out.push(format!("NOT ({})", condition(x)));
+    }
+    out
+}
+
+/// The first instant of the month of `at` (UTC).
+fn month_start(at: DateTime<Utc>) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(at.year(), at.month(), 1, 0, 0, 0).single().unwrap_or(at)
+}
+
+#[async_trait]
+impl EventStore for ClickHouseEvents {
+    async fn append(&self, batch: Arc<EventBatch>) -> Result<(), StoreError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let id = format!("{:016x}", rand::random::<u64>());
+        if !batch.clicks.is_empty() {
+            let rows = batch.clicks.iter().map(|c| ClickRow::of(c, &id)).collect::<Result<Vec<_>, _>>()?;
+            let times = batch.clicks.iter().map(|c| i64::try_from(c.id.unix_ms()).unwrap_or(0));
+            let span = (times.clone().min().unwrap_or(0), times.max().unwrap_or(0));
+            self.insert_once("clicks", lines(&rows)?, batch.clicks.len() as u64, &id, span).await?;
+        }
+        if !batch.impressions.is_empty() {
+            let rows = batch.impressions.iter().map(|i| ImpressionRow::of(i, &id)).collect::<Result<Vec<_>, _>>()?;
+            let times = batch.impressions.iter().map(|i| ms(i.at));
+            let span = (times.clone().min().unwrap_or(0), times.max().unwrap_or(0));
+            self.insert_once("impressions", lines(&rows)?, batch.impressions.len() as u64, &id, span).await?;
+        }
+        Ok(())
+    }
+
+    async fn click(&self, id: ClickId) -> Result<Option<Click>, StoreError> {
+        let at = i64::try_from(id.unix_ms()).unwrap_or(0);
+        let hex = quote(&id.to_hex());
+        let sql = format!(
+            "SELECT doc FROM (
+                SELECT doc FROM clicks WHERE ts_ms = {at} AND id = {hex}
+                UNION ALL SELECT doc FROM clicks_kept WHERE ts_ms = {at} AND id = {hex}) LIMIT 1"
+        );
+        Ok(self.docs::<Click>(&sql).await?.into_iter().next())
+    }
+
+    async fn clicks(&self, query: &ClickQuery) -> Result<Vec<Click>, StoreError> {
+        if query.limit == 0 || query.to <= query.from {
+            return Ok(Vec::new());
+        }
+        let conditions = click_conditions(query).join(" AND ");
+        let sql = format!(
+            "SELECT doc FROM (
+                SELECT id, doc FROM clicks WHERE {conditions}
+                UNION ALL SELECT id, doc FROM clicks_kept WHERE {conditions})
+             ORDER BY id LIMIT 1 BY id LIMIT {}",
+            query.limit
+        );
+        self.docs(&sql).await
+    }
+
+    async fn checkpoint(&self) -> Result<(), StoreError> {
+        // Every insert is on the server's disk once it is answered.
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        ClickHouseEvents::ping(self).await
+    }
+
+    async fn click_count(&self) -> Result<u64, StoreError> {
+        let sql = "SELECT count() AS n FROM (SELECT id FROM clicks UNION ALL
+                   SELECT id FROM clicks_kept WHERE id NOT IN (SELECT id FROM clicks))";
+        Ok(self.server.rows::<Count>(sql).await?.first().map_or(0, |c| c.n))
+    }
+
+    async fn impressions(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Impression>, StoreError> {
+        let sql = format!(
+            "SELECT doc FROM impressions WHERE ts_ms >= {} AND ts_ms < {} ORDER BY ts_ms LIMIT {limit}",
+            ms(from),
+            ms(to)
+        );
+        self.docs(&sql).await
+    }
+
+    async fn rollups(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<RollupRow>, StoreError> {
+        #[derive(Deserialize)]
+        struct Row {
+            bucket: i64,
+            offer_id: i64,
+            affiliate_id: i64,
+            source_id: String,
+            country: String,
+            device_type: String,
+            os: String,
+            impressions: u64,
+            clicks: u64,
+            unique_clicks: u64,
+            accepted: u64,
+            rejected: u64,
+            filtered: u64,
+            payout: String,
+            revenue: String,
+        }
+        let sql = format!(
+            "SELECT bucket, offer_id, affiliate_id, source_id, country, device_type, os,
+                sum(impressions) AS impressions, sum(clicks) AS clicks, sum(unique_clicks) AS unique_clicks,
+                sum(accepted) AS accepted, sum(rejected) AS rejected, sum(filtered) AS filtered,
+                toString(sum(payout)) AS payout, toString(sum(revenue)) AS revenue
+             FROM rollup_traffic WHERE bucket >= {} AND bucket < {}
+             GROUP BY bucket, offer_id, affiliate_id, source_id, country, device_type, os
+             ORDER BY bucket, offer_id, affiliate_id, source_id, country, device_type, os",
+            from.timestamp().max(0),
+            to.timestamp().max(0)
+        );
+        Ok(self
+            .server
+            .rows::<Row>(&sql)
+            .await?
+            .into_iter()
+            .map(|r| RollupRow {
+                bucket: DateTime::from_timestamp(r.bucket, 0).unwrap_or_default(),
+                offer_id: r.offer_id,
+                affiliate_id: r.affiliate_id,
+                source_id: r.source_id,
+                country: r.country,
+                device_type: r.device_type,
+                os: r.os,
+                impressions: r.impressions,
+                clicks: r.clicks,
+                unique_clicks: r.unique_clicks,
+                accepted: r.accepted,
+                rejected: r.rejected,
+                filtered: r.filtered,
+                payout: units_text(&r.payout),
+                revenue: units_text(&r.revenue),
+            })
+            .collect())
+    }
+
+    async fn traffic_tally(&self, query: &TallyQuery) -> Result<Tallies, StoreError> {
+        tally::traffic_tally(&self.server, query).await
+    }
+
+    async fn compact(&self, _through: DateTime<Utc>) -> Result<(), StoreError> {
+        // ClickHouse merges parts itself; reads never depend on it.
+        Ok(())
+    }
+
+    async fn accepted_since(&self, since: DateTime<Utc>) -> Result<Vec<AcceptedCount>, StoreError> {
+        #[derive(Deserialize)]
+        struct Row {
+            bucket: i64,
+            offer_id: i64,
+            affiliate_id: i64,
+            accepted: u64,
+        }
+        let from = since.timestamp().div_euclid(BUCKET_SECONDS) * BUCKET_SECONDS;
+        let sql = format!(
+            "SELECT bucket, offer_id, affiliate_id, sum(accepted) AS accepted FROM rollup_traffic
+             WHERE bucket >= {} GROUP BY bucket, offer_id, affiliate_id HAVING accepted > 0",
+            from.max(0)
+        );
+        Ok(self
+            .server
+            .rows::<Row>(&sql)
+            .await?
+            .into_iter()
+            .map(|r| AcceptedCount {
+                bucket: DateTime::from_timestamp(r.bucket, 0).unwrap_or_default(),
+                offer_id: r.offer_id,
+                affiliate_id: r.affiliate_id,
+                accepted: r.accepted,
+            })
+            .collect())
+    }
+
+    async fn sightings_since(&self, since: DateTime<Utc>) -> Result<Vec<(u64, DateTime<Utc>)>, StoreError> {
+        #[derive(Deserialize)]
+        struct Row {
+            unique_key: u64,
+            ts_ms: i64,
+        }
+        let sql = format!("SELECT unique_key, ts_ms FROM clicks WHERE ts_ms >= {} ORDER BY ts_ms, id", ms(since));
+        Ok(self
+            .server
+            .rows::<Row>(&sql)
+            .await?
+            .into_iter()
+            .map(|r| (r.unique_key, DateTime::from_timestamp_millis(r.ts_ms).unwrap_or_default()))
+            .collect())
+    }
+
+    async fn mark_converted(&self, id: ClickId) -> Result<bool, StoreError> {
+        let at = i64::try_from(id.unix_ms()).unwrap_or(0);
+        let hex = quote(&id.to_hex());
+        let found = format!("SELECT count() AS n FROM clicks_kept WHERE ts_ms = {at} AND id = {hex}");
+        if self.server.rows::<Count>(&found).await?.first().is_some_and(|c| c.n > 0) {
+            return Ok(true);
+        }
+        // Copied while the raw click is there; a kept click is never purged.
+        self.server
+            .execute(&format!("INSERT INTO clicks_kept SELECT * FROM clicks WHERE ts_ms = {at} AND id = {hex} LIMIT 1"))
+            .await?;
+        Ok(self.server.rows::<Count>(&found).await?.first().is_some_and(|c| c.n > 0))
+    }
+
+    async fn purge_before(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
+        let cut = ms(cutoff);
+        let gone = format!(
+            "SELECT count() AS n FROM clicks WHERE ts_ms < {cut}
+             AND id NOT IN (SELECT id FROM clicks_kept WHERE ts_ms < {cut})"
+        );
+        let removed = self.server.rows::<Count>(&gone).await?.first().map_or(0, |c| c.n);
+        // Whole months before the cutoff's go by dropping their partitions (no TTL in 18.16).
+        #[derive(Deserialize)]
+        struct Part {
+            partition: String,
+        }
+        let first_kept = month_start(cutoff).format("%Y%m").to_string();
+        for table in ["clicks", "impressions"] {
+            let parts = format!(
+                "SELECT DISTINCT partition FROM system.parts WHERE database = {} AND table = {} AND active
+                 AND partition < {}",
+                quote(&self.server.database),
+                quote(table),
+                quote(&first_kept)
+            );
+            for part in self.server.rows::<Part>(&parts).await? {
+                if part.partition.chars().all(|c| c.is_ascii_digit()) {
+                    self.server.execute(&format!("ALTER TABLE {table} DROP PARTITION {}", part.partition)).await?;
+                }
+            }
+        }
+        // The rest of the cutoff's month: a delete, waited for.
+        let month = ms(month_start(cutoff));
+        if month < cut {
+            for table in ["clicks", "impressions"] {
+                let pending = format!("SELECT count() AS n FROM {table} WHERE ts_ms >= {month} AND ts_ms < {cut}");
+                if self.server.rows::<Count>(&pending).await?.first().is_some_and(|c| c.n > 0) {
+                    self.server
+                        .execute(&format!("ALTER TABLE {table} DELETE WHERE ts_ms >= {month} AND ts_ms < {cut}"))
+                        .await?;
+                    self.wait_for_mutations(table).await?;
+                }
+            }
+        }
+        Ok(removed)
+    }
+}
+
+impl ClickHouseEvents {
+    /// Waits (up to a minute) until a table's deletes have run.
+    async fn wait_for_mutations(&self, table: &str) -> Result<(), StoreError> {
+        let sql = format!(
+            "SELECT count() AS n FROM system.mutations WHERE database = {} AND table = {} AND is_done = 0",
+            quote(&self.server.database),
+            quote(table)
+        );
+        for _ in 0..600 {
+            if self.server.rows::<Count>(&sql).await?.first().is_none_or(|c| c.n == 0) {
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        Err(backend(format!("a delete on {table} did not finish within a minute")))
+    }
+}

@@ -1,0 +1,162 @@
+//! Events as the rows ClickHouse stores, and back.
+
+use clicktrail_domain::click::{Click, Impression};
+use clicktrail_domain::offer::{DeviceType, OsFamily};
+use clicktrail_store::StoreError;
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
+use serde::Serialize;
+
+/// Money is stored as whole 10^-8ths, as in the embedded store.
+pub const MONEY_SCALE: u32 = 8;
+
+pub fn units(amount: Decimal) -> i64 {
+    (amount * Decimal::from(10_i64.pow(MONEY_SCALE))).trunc().to_i64().unwrap_or(0)
+}
+
+/// A sum of whole 10^-8ths, as ClickHouse writes a `Decimal128(0)`, as an amount; saturating
+/// where it leaves `Decimal`'s range.
+pub fn units_text(text: &str) -> Decimal {
+    match text.trim().parse::<i128>() {
+        Ok(units) => Decimal::try_from_i128_with_scale(units, MONEY_SCALE)
+            .unwrap_or(if units < 0 { Decimal::MIN } else { Decimal::MAX })
+            .normalize(),
+        Err(_) => Decimal::ZERO,
+    }
+}
+
+/// A click's row (the columns of `schema::CLICK_COLUMNS`).
+#[derive(Serialize)]
+pub struct ClickRow<'a> {
+    id: String,
+    ts_ms: u64,
+    offer_id: i64,
+    affiliate_id: i64,
+    error_code: u16,
+    is_unique: u8,
+    is_robot: u8,
+    is_filter: u8,
+    unique_key: u64,
+    source_id: &'a str,
+    country: &'a str,
+    device_type: &'a str,
+    os: &'a str,
+    sub1: &'a str,
+    sub2: &'a str,
+    sub3: &'a str,
+    sub4: &'a str,
+    sub5: &'a str,
+    creative_id: Option<i64>,
+    url_id: Option<i64>,
+    carrier: &'a str,
+    os_name: &'a str,
+    brand: &'a str,
+    model: &'a str,
+    browser: &'a str,
+    language: &'a str,
+    connection_type: &'a str,
+    campaign: &'a str,
+    coupon_code: &'a str,
+    payout: i64,
+    revenue: i64,
+    batch: &'a str,
+    doc: String,
+}
+
+impl<'a> ClickRow<'a> {
+    pub fn of(c: &'a Click, batch: &'a str) -> Result<Self, StoreError> {
+        let sub = |i: usize| c.params.subs.get(i).map_or("", String::as_str);
+        Ok(Self {
+            id: c.id.to_hex(),
+            ts_ms: c.id.unix_ms(),
+            offer_id: c.offer_id,
+            affiliate_id: c.affiliate_id,
+            error_code: c.rejection.map_or(0, |r| r.code()),
+            is_unique: u8::from(c.is_unique),
+            is_robot: u8::from(c.is_robot),
+            is_filter: u8::from(c.is_filter),
+            unique_key: c.unique_key(),
+            source_id: &c.params.source_id,
+            country: c.geo.country.as_ref().map_or("", |x| x.as_str()),
+            device_type: c.device.device_type.map_or("", DeviceType::as_str),
+            os: c.device.os.map_or("", OsFamily::as_str),
+            sub1: sub(0),
+            sub2: sub(1),
+            sub3: sub(2),
+            sub4: sub(3),
+            sub5: sub(4),
+            creative_id: c.params.creative_id.map(i64::from),
+            url_id: c.params.url_id.map(i64::from),
+            carrier: &c.geo.carrier,
+            os_name: &c.device.os_name,
+            brand: &c.device.brand,
+            model: &c.device.model,
+            browser: &c.device.browser,
+            language: &c.language,
+            connection_type: &c.geo.connection_type,
+            campaign: &c.params.campaign,
+            coupon_code: &c.params.coupon_code,
+            payout: units(c.payout.amount()),
+            revenue: units(c.revenue.amount()),
+            batch,
+            doc: serde_json::to_string(c).map_err(|e| StoreError::Backend(format!("a click as JSON: {e}")))?,
+        })
+    }
+}
+
+/// An impression's row.
+#[derive(Serialize)]
+pub struct ImpressionRow<'a> {
+    ts_ms: u64,
+    offer_id: i64,
+    affiliate_id: i64,
+    error_code: u16,
+    source_id: &'a str,
+    country: &'a str,
+    device_type: &'a str,
+    os: &'a str,
+    sub1: &'a str,
+    sub2: &'a str,
+    sub3: &'a str,
+    sub4: &'a str,
+    sub5: &'a str,
+    payout: i64,
+    revenue: i64,
+    batch: &'a str,
+    doc: String,
+}
+
+impl<'a> ImpressionRow<'a> {
+    pub fn of(i: &'a Impression, batch: &'a str) -> Result<Self, StoreError> {
+        let sub = |n: usize| i.params.subs.get(n).map_or("", String::as_str);
+        Ok(Self {
+            ts_ms: u64::try_from(i.at.timestamp_millis()).unwrap_or(0),
+            offer_id: i.offer_id,
+            affiliate_id: i.affiliate_id,
+            error_code: i.rejection.map_or(0, |r| r.code()),
+            source_id: &i.params.source_id,
+            country: i.geo.country.as_ref().map_or("", |x| x.as_str()),
+            device_type: i.device.device_type.map_or("", DeviceType::as_str),
+            os: i.device.os.map_or("", OsFamily::as_str),
+            sub1: sub(0),
+            sub2: sub(1),
+            sub3: sub(2),
+            sub4: sub(3),
+            sub5: sub(4),
+            payout: units(i.payout),
+            revenue: units(i.revenue),
+            batch,
+            doc: serde_json::to_string(i).map_err(|e| StoreError::Backend(format!("an impression as JSON: {e}")))?,
+        })
+    }
+}
+
+/// JSON lines of rows.
+pub fn lines<T: Serialize>(rows: &[T]) -> Result<String, StoreError> {
+    let mut out = String::new();
+    for row in rows {
+        out.push_str(&serde_json::to_string(row).map_err(|e| StoreError::Backend(format!("a row as JSON: {e}")))?);
+        out.push('\n');
+    }
+    Ok(out)
+}

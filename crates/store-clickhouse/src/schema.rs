@@ -1,0 +1,142 @@
+//! The tables, as statements that run on Debian's ClickHouse 18.16 and on current ClickHouse.
+//!
+//! - `clicks` and `impressions`: raw events in `MergeTree`, partitioned by month, ordered by
+//!   time, each row with its whole event as JSON (`doc`) beside the columns queries filter and
+//!   group on, and the batch it came in (so a retried insert can tell it already landed);
+//! - `rollup_traffic`: 15-minute rollups by offer, affiliate, source, country, device and OS in
+//!   a `SummingMergeTree`, fed by materialized views on both raw tables — always read with
+//!   `sum()` and `GROUP BY`, never trusting merges to have happened;
+//! - `clicks_kept`: converted clicks, copied when they convert, so dropping old raw partitions
+//!   never loses them.
+
+use clicktrail_domain::click::Rejection;
+
+/// The columns a click row has, in the order of [`crate::rows::ClickRow`].
+const CLICK_COLUMNS: &str = "
+    id String,
+    ts_ms UInt64,
+    offer_id Int64,
+    affiliate_id Int64,
+    error_code UInt16,
+    is_unique UInt8,
+    is_robot UInt8,
+    is_filter UInt8,
+    unique_key UInt64,
+    source_id String,
+    country String,
+    device_type String,
+    os String,
+    sub1 String,
+    sub2 String,
+    sub3 String,
+    sub4 String,
+    sub5 String,
+    creative_id Nullable(Int64),
+    url_id Nullable(Int64),
+    carrier String,
+    os_name String,
+    brand String,
+    model String,
+    browser String,
+    language String,
+    connection_type String,
+    campaign String,
+    coupon_code String,
+    payout Int64,
+    revenue Int64,
+    batch String,
+    doc String";
+
+/// The keys of the 15-minute rollups.
+pub const TRAFFIC_KEYS: &[&str] = &["offer_id", "affiliate_id", "source_id", "country", "device_type", "os"];
+
+/// The keys of the daily rollups: every field a report groups or filters by.
+pub const FULL_KEYS: &[&str] =
+    &["offer_id", "affiliate_id", "source_id", "country", "device_type", "os", "sub1", "sub2", "sub3", "sub4", "sub5"];
+
+const IMPRESSIONS_SOURCE: &str = "toUInt64(1) AS impressions, toUInt64(0) AS clicks, toUInt64(0) AS unique_clicks,
+    toUInt64(0) AS accepted, toUInt64(0) AS rejected, toUInt64(0) AS filtered,
+    toDecimal128(payout, 0) AS payout, toDecimal128(revenue, 0) AS revenue
+    FROM impressions WHERE error_code = 0";
+
+/// A rollup table: a bucket (unix seconds of its start) and keys, and the sums a
+/// `SummingMergeTree` adds up (money as whole 10^-8ths in `Decimal128`, so no sum overflows).
+fn rollup_table(name: &str, keys: &[&str]) -> String {
+    let columns: Vec<String> = keys
+        .iter()
+        .map(|k| format!("{k} {}", if k.ends_with("_id") && !k.starts_with("source") { "Int64" } else { "String" }))
+        .collect();
+    format!(
+        "CREATE TABLE IF NOT EXISTS {name} (
+            bucket UInt32, {},
+            impressions UInt64, clicks UInt64, unique_clicks UInt64,
+            accepted UInt64, rejected UInt64, filtered UInt64,
+            payout Decimal128(0), revenue Decimal128(0)
+         ) ENGINE = SummingMergeTree
+         PARTITION BY toYYYYMM(toDateTime(bucket))
+         ORDER BY (bucket, {})",
+        columns.join(", "),
+        keys.join(", ")
+    )
+}
+
+/// The materialized view that adds every inserted event to a rollup table.
+fn rollup_view(name: &str, table: &str, keys: &[&str], grain: u32, source: &str) -> String {
+    format!(
+        "CREATE MATERIALIZED VIEW IF NOT EXISTS {name} TO {table} AS
+         SELECT toUInt32(intDiv(ts_ms, {ms}) * {grain}) AS bucket, {}, {source}",
+        keys.join(", "),
+        ms = u64::from(grain) * 1000
+    )
+}
+
+/// The schema's statements, each run once, in order (`schema_migrations` records the version).
+pub fn migrations() -> Vec<(u32, Vec<String>)> {
+    let uncounted = format!("({}, {})", Rejection::UnknownOffer.code(), Rejection::UnknownAffiliate.code());
+    let clicks_source = format!(
+        "toUInt64(0) AS impressions, toUInt64(is_filter = 0) AS clicks,
+         toUInt64(is_unique = 1 AND is_filter = 0) AS unique_clicks, toUInt64(error_code = 0) AS accepted,
+         toUInt64(error_code != 0) AS rejected, toUInt64(is_filter) AS filtered,
+         toDecimal128(payout, 0) AS payout, toDecimal128(revenue, 0) AS revenue
+         FROM clicks WHERE error_code NOT IN {uncounted}"
+    );
+    vec![(
+        1,
+        vec![
+            format!(
+                "CREATE TABLE IF NOT EXISTS clicks ({CLICK_COLUMNS})
+                 ENGINE = MergeTree PARTITION BY toYYYYMM(toDateTime(intDiv(ts_ms, 1000))) ORDER BY (ts_ms, id)"
+            ),
+            format!(
+                "CREATE TABLE IF NOT EXISTS clicks_kept ({CLICK_COLUMNS})
+                 ENGINE = ReplacingMergeTree PARTITION BY toYYYYMM(toDateTime(intDiv(ts_ms, 1000))) ORDER BY (ts_ms, id)"
+            ),
+            "CREATE TABLE IF NOT EXISTS impressions (
+                ts_ms UInt64,
+                offer_id Int64,
+                affiliate_id Int64,
+                error_code UInt16,
+                source_id String,
+                country String,
+                device_type String,
+                os String,
+                sub1 String,
+                sub2 String,
+                sub3 String,
+                sub4 String,
+                sub5 String,
+                payout Int64,
+                revenue Int64,
+                batch String,
+                doc String
+             ) ENGINE = MergeTree PARTITION BY toYYYYMM(toDateTime(intDiv(ts_ms, 1000))) ORDER BY (ts_ms, offer_id)"
+                .to_owned(),
+            rollup_table("rollup_traffic", TRAFFIC_KEYS),
+            rollup_table("rollup_days", FULL_KEYS),
+            rollup_view("rollup_traffic_clicks", "rollup_traffic", TRAFFIC_KEYS, 900, &clicks_source),
+            rollup_view("rollup_traffic_impressions", "rollup_traffic", TRAFFIC_KEYS, 900, IMPRESSIONS_SOURCE),
+            rollup_view("rollup_days_clicks", "rollup_days", FULL_KEYS, 86_400, &clicks_source),
+            rollup_view("rollup_days_impressions", "rollup_days", FULL_KEYS, 86_400, IMPRESSIONS_SOURCE),
+        ],
+    )]
+}
