@@ -455,3 +455,53 @@ async fn offer_changes_reach_the_click_path_at_once() {
     let body: Value = n.hit(&format!("{path}?async=json"), headers("203.0.113.5", IPHONE)).await.json().await.unwrap();
     assert_eq!(body["error_code"], Rejection::AffiliateInactive.code());
 }
+
+/// Caps and unique windows on Redis outlive a Redis that restarts empty: the server sees the
+/// counters' generation change, seeds them again from the events it stored, and neither lets
+/// a capped offer past its cap nor counts a repeat visitor as new — and seeding twice (another
+/// node doing it too) counts nothing twice.
+#[tokio::test]
+async fn caps_and_unique_windows_outlive_a_redis_restart() {
+    let url = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".to_owned());
+    let prefix = format!("ct-restart-{}-{}", std::process::id(), Utc::now().timestamp_micros());
+    let (u, p) = (url.clone(), prefix.clone());
+    let app = TestApp::spawn_with(move |s| {
+        s.redis_url = Some(clicktrail::settings::Secret::new(u));
+        s.redis_prefix = p;
+    })
+    .await;
+    let aff = app.create_id("/api/affiliates", json!({"name": "Pub"})).await;
+    let capped =
+        app.create_id("/api/offers", offer_body("Capped", json!({"caps": {"offer": {"daily_clicks": 5}}}))).await;
+    let click = |ip: &'static str| {
+        let url = format!("{}/c/{capped}/{aff}?async=json", app.base);
+        let raw = app.raw.clone();
+        async move {
+            let reply = raw.get(url).header("x-forwarded-for", ip).header("user-agent", DESKTOP).send().await.unwrap();
+            reply.json::<Value>().await.unwrap()
+        }
+    };
+    for ip in ["198.18.0.1", "198.18.0.2", "198.18.0.3"] {
+        assert!(click(ip).await.get("error_code").is_none(), "under the cap");
+    }
+    // Wait for the writer, then lose everything Redis held.
+    let stored = app.stored_click(click("198.18.0.3").await["transaction_id"].as_str().unwrap()).await;
+    assert!(!stored.is_unique, "a repeat visitor inside the window");
+    let client = redis::Client::open(url.as_str()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}:*")).query_async(&mut conn).await.unwrap();
+    assert!(!keys.is_empty(), "the server keeps its counters in Redis");
+    let _: i64 = redis::cmd("DEL").arg(&keys).query_async(&mut conn).await.unwrap();
+    // Every second the server checks the generation; give it two.
+    tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
+    let again = app.stored_click(click("198.18.0.1").await["transaction_id"].as_str().unwrap()).await;
+    assert!(!again.is_unique, "the window was seeded again from the stored clicks");
+    assert!(again.rejection.is_none(), "the fifth click fits the cap of 5");
+    let over = click("198.18.0.9").await;
+    assert_eq!(over["error_code"], json!(Rejection::CapReached.code()), "the sixth is over the cap: {over}");
+    let _: i64 = redis::cmd("DEL")
+        .arg(redis::cmd("KEYS").arg(format!("{prefix}:*")).query_async::<Vec<String>>(&mut conn).await.unwrap())
+        .query_async(&mut conn)
+        .await
+        .unwrap_or(0);
+}
