@@ -4,6 +4,8 @@
 #
 #   bench/reports.sh [COUNT]        (issue 5 asks for 10000000)
 #   ONLY=panel bench/reports.sh     (the panel's pages alone)
+#   BACKEND=scaled bench/reports.sh (on PostgreSQL + ClickHouse + Redis: a fresh database
+#                                    clicktrail_bench_reports in each, loaded once)
 #
 # The loaded data directory is kept in $BENCH_DATA (default /var/tmp/clicktrail-bench-COUNT)
 # and reused by later runs.
@@ -11,13 +13,26 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 COUNT=${1:-10000000}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/target}
-DATA=${BENCH_DATA:-/var/tmp/clicktrail-bench-$COUNT}
+if [ "${BACKEND:-}" = scaled ]; then
+  DATA=${BENCH_DATA:-/var/tmp/clicktrail-bench-scaled-$COUNT}
+  export CLICKTRAIL_DATABASE_URL=${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/clicktrail_bench_reports}
+  export CLICKTRAIL_CLICKHOUSE_URL=${BENCH_CLICKHOUSE_URL:-http://127.0.0.1:18123/clicktrail_bench_reports}
+  export CLICKTRAIL_REDIS_URL=${BENCH_REDIS_URL:-redis://127.0.0.1:6379/0} CLICKTRAIL_REDIS_PREFIX=bench-reports
+  bash scripts/clickhouse/start.sh >&2
+else
+  DATA=${BENCH_DATA:-/var/tmp/clicktrail-bench-$COUNT}
+fi
 ADMIN=bench-admin-key-0123456789
 # SERVER_BIN runs another build on the same data (an older commit's, to compare side by side).
 cargo build --release --locked --quiet --bin clicktrail --example report_load
 SERVER_BIN=${SERVER_BIN:-$CARGO_TARGET_DIR/release/clicktrail}
 if [ ! -f "$DATA/loaded" ]; then
   rm -rf "$DATA"; mkdir -p "$DATA"
+  if [ "${BACKEND:-}" = scaled ]; then
+    psql -q -h 127.0.0.1 -U postgres -d postgres -c "DROP DATABASE IF EXISTS clicktrail_bench_reports WITH (FORCE)" \
+      -c "CREATE DATABASE clicktrail_bench_reports"
+    curl -fs http://127.0.0.1:18123/ --data-binary "DROP DATABASE IF EXISTS clicktrail_bench_reports" > /dev/null
+  fi
   echo "loading $COUNT clicks into $DATA …" >&2
   # Only the KEY=value lines: set-up also prints the admin's generated panel login.
   "$CARGO_TARGET_DIR/release/examples/report_load" "$DATA" "$ADMIN" "$COUNT" 30 | grep -E '^[A-Z_]+=' > "$DATA/loaded.tmp"
@@ -35,8 +50,9 @@ PID=$!
 trap 'kill $PID 2>/dev/null' EXIT
 BASE="http://127.0.0.1:$PORT"
 for _ in $(seq 600); do curl -fs -o /dev/null "$BASE/healthz" && break; sleep 0.1; done
-# Measure on folded rollups, as a server that has been running would have them.
-python3 - "$DATA/events.db" <<'PY'
+# Measure on folded rollups, as a server that has been running would have them (ClickHouse's
+# materialized views keep its rollups as the clicks arrive).
+[ "${BACKEND:-}" = scaled ] || python3 - "$DATA/events.db" <<'PY'
 import sqlite3, sys, time
 deadline = time.time() + 1800
 while True:

@@ -55,6 +55,36 @@
     setInterval(refresh, 15000);
     document.addEventListener("visibilitychange", refresh);
   }
+  // Sortable lists: <table data-sortable>; a header click sorts the rows shown (numbers by
+  // value, the rest alphabetically), a second click reverses. The server's order is the rest.
+  document.querySelectorAll("table[data-sortable]").forEach(function (table) {
+    var body = table.tBodies[0];
+    if (!body) return;
+    table.querySelectorAll("thead th").forEach(function (th, column) {
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "sort";
+      while (th.firstChild) button.appendChild(th.firstChild);
+      th.appendChild(button);
+      button.addEventListener("click", function () {
+        var ascending = th.getAttribute("aria-sort") !== "ascending";
+        table.querySelectorAll("thead th").forEach(function (other) { other.removeAttribute("aria-sort"); });
+        th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
+        var numeric = th.classList.contains("num");
+        var value = function (row) {
+          var cell = row.cells[column];
+          var text = cell ? cell.textContent.trim() : "";
+          return numeric ? parseFloat(text.replace(/[^0-9.\-]/g, "")) || 0 : text.toLowerCase();
+        };
+        Array.prototype.slice.call(body.rows)
+          .sort(function (a, b) {
+            var x = value(a), y = value(b);
+            return (x < y ? -1 : x > y ? 1 : 0) * (ascending ? 1 : -1);
+          })
+          .forEach(function (row) { body.appendChild(row); });
+      });
+    });
+  });
   // Confirmation on destructive buttons: <button data-confirm="…">.
   document.addEventListener("submit", function (event) {
     var button = event.submitter;

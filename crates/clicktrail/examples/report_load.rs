@@ -1,6 +1,8 @@
 //! The report benchmark's loader (run by `bench/reports.sh`): a network of 24 offers and 20
 //! affiliates, and COUNT synthetic clicks spread over DAYS days up to now — with 1 % of them
-//! converting — written straight into a data directory through the storage crates.
+//! converting — written straight into the stores through the storage traits: the data
+//! directory's, or PostgreSQL, ClickHouse and Redis when `CLICKTRAIL_DATABASE_URL`,
+//! `CLICKTRAIL_CLICKHOUSE_URL` and `CLICKTRAIL_REDIS_URL` name them.
 //!
 //! Usage: `report_load DATA_DIR ADMIN_KEY COUNT DAYS` — prints an affiliate's API key.
 
@@ -15,8 +17,7 @@ use clicktrail_domain::conversion::{Conversion, StatusChange};
 use clicktrail_domain::geo::CountryCode;
 use clicktrail_domain::money::{Currency, Money};
 use clicktrail_domain::offer::{ConversionStatus, DeviceType, Offer, OsFamily};
-use clicktrail_store::{ConversionStore, EventBatch, EventStore};
-use clicktrail_store_sqlite::{SqliteEvents, SqliteStore};
+use clicktrail_store::EventBatch;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
 
@@ -36,6 +37,11 @@ async fn main() -> anyhow::Result<()> {
     let mut settings = clicktrail::Settings::default();
     settings.data_dir = dir.into();
     settings.admin_key = Some(clicktrail::settings::Secret::new(admin.clone()));
+    let from_env =
+        |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty()).map(clicktrail::settings::Secret::new);
+    settings.database_url = from_env("CLICKTRAIL_DATABASE_URL");
+    settings.clickhouse_url = from_env("CLICKTRAIL_CLICKHOUSE_URL");
+    settings.redis_url = from_env("CLICKTRAIL_REDIS_URL");
     let (config, op) = clicktrail::cli::open_network(&settings).await?;
     let mut offers = Vec::new();
     for i in 0..24 {
@@ -60,8 +66,8 @@ async fn main() -> anyhow::Result<()> {
     println!("AFFILIATE_KEY={}", key.key.unwrap_or_default());
     println!("AFFILIATE_ID={}", affiliates[0]);
 
-    let events = SqliteEvents::open(std::path::Path::new(dir))?;
-    let store = SqliteStore::open(std::path::Path::new(dir))?;
+    let backends = clicktrail::backends::Backends::open(&settings).await?;
+    let (events, store) = (backends.events.clone(), backends.conversions.clone());
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     let end = Utc::now() - Duration::minutes(5);
     let start = end - Duration::days(days);

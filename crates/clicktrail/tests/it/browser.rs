@@ -312,6 +312,26 @@ async fn an_admin_works_through_the_panel() {
     assert!(b.path().await.contains("done=created"));
     assert!(b.text("h1").await.contains("Green Leads"));
 
+    // Lists sort in the browser: a header click orders the page's rows, a second reverses.
+    b.open("/panel/offers").await;
+    let names = || async {
+        let mut out = Vec::new();
+        for cell in b.client.find_all(Locator::Css("table[data-sortable] tbody td:nth-child(2)")).await.unwrap() {
+            out.push(cell.text().await.unwrap());
+        }
+        out
+    };
+    let before = names().await;
+    assert!(before.len() >= 2, "offers to sort: {before:?}");
+    let header = "table[data-sortable] thead th:nth-child(2) button.sort";
+    b.client.find(Locator::Css(header)).await.unwrap().click().await.unwrap();
+    let mut ascending = before.clone();
+    ascending.sort_by_key(|n| n.to_lowercase());
+    assert_eq!(names().await, ascending, "by name");
+    b.client.find(Locator::Css(header)).await.unwrap().click().await.unwrap();
+    ascending.reverse();
+    assert_eq!(names().await, ascending, "and back");
+
     // The review queue: approve the pending conversion; its postback fires.
     b.open("/panel/conversions?status=pending").await;
     b.click(&format!("form[action='/panel/conversions/{}'] button[value=approved]", w.pending)).await;
