@@ -89,9 +89,12 @@ need_package curl curl
 if [ -z "${TEST_CLICKHOUSE_SERVER:-}" ]; then
   bash scripts/clickhouse/start.sh
   export TEST_CLICKHOUSE_SERVER=http://127.0.0.1:18123
-  # What earlier runs' tests left behind.
-  for db in $(curl -fs "$TEST_CLICKHOUSE_SERVER/" --data-binary "SELECT name FROM system.databases WHERE startsWith(name, 'ct_')"); do
-    curl -fs "$TEST_CLICKHOUSE_SERVER/" --data-binary "DROP DATABASE IF EXISTS $db" >/dev/null
+  export TEST_CLICKHOUSE_SHARDS=http://127.0.0.1:18123,http://127.0.0.1:18124 TEST_CLICKHOUSE_CLUSTER=clicktrail_test
+  # What earlier runs' tests left behind, on both servers.
+  for server in http://127.0.0.1:18123 http://127.0.0.1:18124; do
+    for db in $(curl -fs "$server/" --data-binary "SELECT name FROM system.databases WHERE startsWith(name, 'ct_')"); do
+      curl -fs "$server/" --data-binary "DROP DATABASE IF EXISTS $db" >/dev/null
+    done
   done
 fi
 
@@ -101,9 +104,10 @@ export SCHEMATHESIS=required
 echo "test: $(php -r 'echo "PHP ", PHP_VERSION;') is the strtotime oracle"
 cargo nextest run --workspace --locked "$@"
 
-# The HTTP suite again, on PostgreSQL, ClickHouse and Redis. Left out: what only the embedded
-# store has (its files: the backup and restore commands, kill -9 durability of the SQLite
-# files) and the command-line tests, which start the binary with their own settings.
-echo "test: the HTTP suite on PostgreSQL + ClickHouse + Redis"
-TEST_BACKENDS=postgres,redis,clickhouse cargo nextest run -p clicktrail --test it --locked \
+# The HTTP suite again, on PostgreSQL, Redis and ClickHouse sharded over two servers (the
+# single-server ClickHouse runs the events conformance suite above). Left out: what only the
+# embedded store has (its files: the backup and restore commands, kill -9 durability of the
+# SQLite files) and the command-line tests, which start the binary with their own settings.
+echo "test: the HTTP suite on PostgreSQL + Redis + a two-shard ClickHouse cluster"
+TEST_BACKENDS=postgres,redis,clickhouse-cluster cargo nextest run -p clicktrail --test it --locked \
   -E 'not test(/^cli::/) and not test(/^durability::/)' "$@"

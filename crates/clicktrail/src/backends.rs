@@ -4,8 +4,9 @@
 //! configuration, conversions, the outbox and (without Redis) the panel sessions to
 //! PostgreSQL; `clickhouse_url` moves clicks, impressions and their rollups to ClickHouse;
 //! `redis_url` moves unique windows, caps, rate limits, login throttles and the panel sessions
-//! to Redis. What this build cannot do yet (a ClickHouse cluster) is a clear start-up error
-//! rather than a silent fallback to the embedded store.
+//! to Redis; with `clickhouse_cluster`, events are sharded over that cluster (`clickhouse_url`
+//! then names every shard). A backend that cannot serve is a clear start-up error rather than
+//! a silent fallback to the embedded store.
 
 use std::sync::Arc;
 
@@ -39,13 +40,12 @@ pub struct Backends {
     pub described: Vec<String>,
 }
 
-/// Refuses a configured backend this build cannot reach.
+/// Refuses settings that cannot describe a backend.
 fn refuse_unsupported(settings: &Settings) -> anyhow::Result<()> {
-    if settings.clickhouse_cluster.is_some() {
+    if settings.clickhouse_cluster.is_some() && settings.clickhouse_url.is_none() {
         anyhow::bail!(
-            "clickhouse_cluster (CLICKTRAIL_CLICKHOUSE_CLUSTER) is set, but this build writes events to one \
-             ClickHouse server only: sharding over a cluster is not supported yet. Unset it and point \
-             clickhouse_url at one server."
+            "clickhouse_cluster (CLICKTRAIL_CLICKHOUSE_CLUSTER) is set without clickhouse_url: name the shards' \
+             HTTP interfaces there (comma-separated, http://shard1:8123/clicktrail,http://shard2:8123/clicktrail)"
         );
     }
     Ok(())
@@ -54,10 +54,18 @@ fn refuse_unsupported(settings: &Settings) -> anyhow::Result<()> {
 /// The events store: ClickHouse or SQLite, and what it is.
 async fn open_events(settings: &Settings) -> anyhow::Result<(Arc<dyn EventStore>, String)> {
     if let Some(url) = &settings.clickhouse_url {
-        let events = ClickHouseEvents::connect(url.expose()).await.with_context(|| {
-            format!("cannot reach ClickHouse at clickhouse_url (CLICKTRAIL_CLICKHOUSE_URL) {}", shown(url.expose()))
+        let urls: Vec<String> = url.expose().split(',').map(|u| shown(u.trim())).collect();
+        let (events, what) = match &settings.clickhouse_cluster {
+            Some(cluster) => (
+                ClickHouseEvents::connect_cluster(url.expose(), cluster).await,
+                format!("ClickHouse cluster {cluster} over {}", urls.join(", ")),
+            ),
+            None => (ClickHouseEvents::connect(url.expose()).await, format!("ClickHouse {}", urls.join(", "))),
+        };
+        let events = events.with_context(|| {
+            format!("cannot reach ClickHouse at clickhouse_url (CLICKTRAIL_CLICKHOUSE_URL) {}", urls.join(", "))
         })?;
-        return Ok((Arc::new(events), format!("clicks, impressions, rollups: ClickHouse {}", shown(url.expose()))));
+        return Ok((Arc::new(events), format!("clicks, impressions, rollups: {what}")));
     }
     let events = SqliteEvents::open(&settings.data_dir)
         .with_context(|| format!("cannot open the events store in {}", settings.data_dir.display()))?;
@@ -184,10 +192,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_backend_this_build_lacks_is_a_clear_error() {
+    fn a_cluster_needs_its_shards() {
         let settings = Settings { clickhouse_cluster: Some("shards".into()), ..Settings::default() };
         let error = refuse_unsupported(&settings).expect_err("refused").to_string();
-        assert!(error.contains("clickhouse_cluster (CLICKTRAIL_CLICKHOUSE_CLUSTER)"), "{error}");
+        assert!(
+            error.contains("clickhouse_cluster (CLICKTRAIL_CLICKHOUSE_CLUSTER)") && error.contains("clickhouse_url"),
+            "{error}"
+        );
         assert!(refuse_unsupported(&Settings::default()).is_ok());
     }
 

@@ -35,6 +35,7 @@ use serde::Deserialize;
 pub use http::Server;
 use http::quote;
 use rows::{ClickRow, ImpressionRow, lines, units_text};
+pub use schema::Layout;
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(format!("clickhouse: {e}"))
@@ -44,10 +45,14 @@ fn ms(at: DateTime<Utc>) -> i64 {
     at.timestamp_millis().max(0)
 }
 
-/// The events store on one ClickHouse server.
+/// The events store on one ClickHouse server, or on the shards of a cluster.
 #[derive(Clone)]
 pub struct ClickHouseEvents {
+    /// Where statements go (in a cluster: one shard, through its `Distributed` tables).
     server: Server,
+    /// Every server holding rows (one, or each shard).
+    shards: Vec<Server>,
+    layout: Layout,
 }
 
 #[derive(Deserialize)]
@@ -64,14 +69,46 @@ impl ClickHouseEvents {
     /// Connects to `clickhouse_url` (`http://host:8123/database`), creating the database and
     /// applying the schema it lacks.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let store = Self { server: Server::from_url(url)? };
-        store.migrate().await?;
-        Ok(store)
+        Self::on(Server::from_url(url)?).await
     }
 
     /// The store on a server already chosen (tests pick a database of their own).
     pub async fn on(server: Server) -> Result<Self, StoreError> {
-        let store = Self { server };
+        let store = Self { shards: vec![server.clone()], server, layout: Layout::Single };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// The store on the shards of the `remote_servers` cluster `cluster`: `urls` is every
+    /// shard's HTTP interface and database (comma-separated, the same database on each), the
+    /// first one the one statements go through. Creates the local tables and the
+    /// `Distributed` tables over them on every shard.
+    pub async fn connect_cluster(urls: &str, cluster: &str) -> Result<Self, StoreError> {
+        let shards = urls.split(',').map(|u| Server::from_url(u.trim())).collect::<Result<Vec<_>, _>>()?;
+        Self::on_shards(shards, cluster).await
+    }
+
+    /// The store on shards already chosen.
+    pub async fn on_shards(shards: Vec<Server>, cluster: &str) -> Result<Self, StoreError> {
+        let Some(first) = shards.first().cloned() else {
+            return Err(backend("a cluster needs at least one shard's URL"));
+        };
+        if cluster.is_empty() || !cluster.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(backend(format!("clickhouse_cluster {cluster:?} is not a cluster name")));
+        }
+        if shards.iter().any(|s| s.database != first.database) {
+            return Err(backend("every shard's URL must name the same database"));
+        }
+        let layout = Layout::Shard { cluster: cluster.to_owned(), database: first.database.clone() };
+        let store = Self { server: first.clone(), shards, layout };
+        // The database first (on every shard), then whether this server knows the cluster.
+        for shard in &store.shards {
+            shard.execute_on_server(&format!("CREATE DATABASE IF NOT EXISTS {}", shard.database)).await?;
+        }
+        let sql = format!("SELECT count() AS n FROM system.clusters WHERE cluster = {}", quote(cluster));
+        if store.server.rows::<Count>(&sql).await?.first().is_none_or(|c| c.n == 0) {
+            return Err(backend(format!("the server knows no remote_servers cluster {cluster:?}")));
+        }
         store.migrate().await?;
         Ok(store)
     }
@@ -79,9 +116,21 @@ impl ClickHouseEvents {
     /// Creates the database and applies every schema version it lacks; refuses a schema from a
     /// newer build. Returns the versions applied.
     pub async fn migrate(&self) -> Result<Vec<u32>, StoreError> {
-        let db = &self.server.database;
-        self.server.execute_on_server(&format!("CREATE DATABASE IF NOT EXISTS {db}")).await?;
-        self.server
+        let mut applied = Vec::new();
+        for shard in &self.shards {
+            for version in self.migrate_server(shard).await? {
+                if !applied.contains(&version) {
+                    applied.push(version);
+                }
+            }
+        }
+        Ok(applied)
+    }
+
+    async fn migrate_server(&self, server: &Server) -> Result<Vec<u32>, StoreError> {
+        let db = &server.database;
+        server.execute_on_server(&format!("CREATE DATABASE IF NOT EXISTS {db}")).await?;
+        server
             .execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, applied_at DateTime) ENGINE = TinyLog",
             )
@@ -90,9 +139,9 @@ impl ClickHouseEvents {
         struct Version {
             v: u32,
         }
-        let newest = self.server.rows::<Version>("SELECT max(version) AS v FROM schema_migrations").await?;
+        let newest = server.rows::<Version>("SELECT max(version) AS v FROM schema_migrations").await?;
         let newest = newest.first().map_or(0, |r| r.v);
-        let all = schema::migrations();
+        let all = schema::migrations(&self.layout);
         let known = all.last().map_or(0, |(v, _)| *v);
         if newest > known {
             return Err(backend(format!(
@@ -104,15 +153,28 @@ impl ClickHouseEvents {
             // Every statement is IF NOT EXISTS: nodes migrating together, or a migration cut
             // short, simply run them again.
             for sql in statements {
-                self.server.execute(&sql).await.map_err(|e| backend(format!("migration {version}: {e}")))?;
+                server.execute(&sql).await.map_err(|e| backend(format!("migration {version}: {e}")))?;
             }
-            self.server.execute(&format!("INSERT INTO schema_migrations VALUES ({version}, now())")).await?;
+            server.execute(&format!("INSERT INTO schema_migrations VALUES ({version}, now())")).await?;
             applied.push(version);
         }
         if !applied.is_empty() {
             tracing::info!(?applied, "applied ClickHouse migrations");
         }
         Ok(applied)
+    }
+
+    /// How many rows of a table each shard holds (one number for a single server).
+    pub async fn rows_per_shard(&self, table: &str) -> Result<Vec<u64>, StoreError> {
+        if !table.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(backend(format!("{table:?} is not a table")));
+        }
+        let mut out = Vec::new();
+        for shard in &self.shards {
+            let sql = format!("SELECT count() AS n FROM {table}{}", self.layout.local());
+            out.push(shard.rows::<Count>(&sql).await?.first().map_or(0, |c| c.n));
+        }
+        Ok(out)
     }
 
     /// Whether the server answers.
@@ -281,7 +343,7 @@ impl EventStore for ClickHouseEvents {
 
     async fn click_count(&self) -> Result<u64, StoreError> {
         let sql = "SELECT count() AS n FROM (SELECT id FROM clicks UNION ALL
-                   SELECT id FROM clicks_kept WHERE id NOT IN (SELECT id FROM clicks))";
+                   SELECT id FROM clicks_kept WHERE id GLOBAL NOT IN (SELECT id FROM clicks))";
         Ok(self.server.rows::<Count>(sql).await?.first().map_or(0, |c| c.n))
     }
 
@@ -425,39 +487,38 @@ impl EventStore for ClickHouseEvents {
         let cut = ms(cutoff);
         let gone = format!(
             "SELECT count() AS n FROM clicks WHERE ts_ms < {cut}
-             AND id NOT IN (SELECT id FROM clicks_kept WHERE ts_ms < {cut})"
+             AND id GLOBAL NOT IN (SELECT id FROM clicks_kept WHERE ts_ms < {cut})"
         );
         let removed = self.server.rows::<Count>(&gone).await?.first().map_or(0, |c| c.n);
-        // Whole months before the cutoff's go by dropping their partitions (no TTL in 18.16).
+        // Whole months before the cutoff's go by dropping their partitions (no TTL in 18.16),
+        // on every shard.
         #[derive(Deserialize)]
         struct Part {
             partition: String,
         }
         let first_kept = month_start(cutoff).format("%Y%m").to_string();
-        for table in ["clicks", "impressions"] {
-            let parts = format!(
-                "SELECT DISTINCT partition FROM system.parts WHERE database = {} AND table = {} AND active
-                 AND partition < {}",
-                quote(&self.server.database),
-                quote(table),
-                quote(&first_kept)
-            );
-            for part in self.server.rows::<Part>(&parts).await? {
-                if part.partition.chars().all(|c| c.is_ascii_digit()) {
-                    self.server.execute(&format!("ALTER TABLE {table} DROP PARTITION {}", part.partition)).await?;
-                }
-            }
-        }
-        // The rest of the cutoff's month: a delete, waited for.
         let month = ms(month_start(cutoff));
-        if month < cut {
-            for table in ["clicks", "impressions"] {
+        for shard in &self.shards {
+            for table in ["clicks", "impressions"].map(|t| format!("{t}{}", self.layout.local())) {
+                let parts = format!(
+                    "SELECT DISTINCT partition FROM system.parts WHERE database = {} AND table = {} AND active
+                     AND partition < {}",
+                    quote(&shard.database),
+                    quote(&table),
+                    quote(&first_kept)
+                );
+                for part in shard.rows::<Part>(&parts).await? {
+                    if part.partition.chars().all(|c| c.is_ascii_digit()) {
+                        shard.execute(&format!("ALTER TABLE {table} DROP PARTITION {}", part.partition)).await?;
+                    }
+                }
+                // The rest of the cutoff's month: a delete, waited for.
                 let pending = format!("SELECT count() AS n FROM {table} WHERE ts_ms >= {month} AND ts_ms < {cut}");
-                if self.server.rows::<Count>(&pending).await?.first().is_some_and(|c| c.n > 0) {
-                    self.server
+                if month < cut && shard.rows::<Count>(&pending).await?.first().is_some_and(|c| c.n > 0) {
+                    shard
                         .execute(&format!("ALTER TABLE {table} DELETE WHERE ts_ms >= {month} AND ts_ms < {cut}"))
                         .await?;
-                    self.wait_for_mutations(table).await?;
+                    wait_for_mutations(shard, &table).await?;
                 }
             }
         }
@@ -465,20 +526,18 @@ impl EventStore for ClickHouseEvents {
     }
 }
 
-impl ClickHouseEvents {
-    /// Waits (up to a minute) until a table's deletes have run.
-    async fn wait_for_mutations(&self, table: &str) -> Result<(), StoreError> {
-        let sql = format!(
-            "SELECT count() AS n FROM system.mutations WHERE database = {} AND table = {} AND is_done = 0",
-            quote(&self.server.database),
-            quote(table)
-        );
-        for _ in 0..600 {
-            if self.server.rows::<Count>(&sql).await?.first().is_none_or(|c| c.n == 0) {
-                return Ok(());
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+/// Waits (up to a minute) until a table's deletes have run on a server.
+async fn wait_for_mutations(server: &Server, table: &str) -> Result<(), StoreError> {
+    let sql = format!(
+        "SELECT count() AS n FROM system.mutations WHERE database = {} AND table = {} AND is_done = 0",
+        quote(&server.database),
+        quote(table)
+    );
+    for _ in 0..600 {
+        if server.rows::<Count>(&sql).await?.first().is_none_or(|c| c.n == 0) {
+            return Ok(());
         }
-        Err(backend(format!("a delete on {table} did not finish within a minute")))
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+    Err(backend(format!("a delete on {table} did not finish within a minute")))
 }

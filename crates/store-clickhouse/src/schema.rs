@@ -54,10 +54,9 @@ pub const TRAFFIC_KEYS: &[&str] = &["offer_id", "affiliate_id", "source_id", "co
 pub const FULL_KEYS: &[&str] =
     &["offer_id", "affiliate_id", "source_id", "country", "device_type", "os", "sub1", "sub2", "sub3", "sub4", "sub5"];
 
-const IMPRESSIONS_SOURCE: &str = "toUInt64(1) AS impressions, toUInt64(0) AS clicks, toUInt64(0) AS unique_clicks,
+const IMPRESSIONS_SUMS: &str = "toUInt64(1) AS impressions, toUInt64(0) AS clicks, toUInt64(0) AS unique_clicks,
     toUInt64(0) AS accepted, toUInt64(0) AS rejected, toUInt64(0) AS filtered,
-    toDecimal128(payout, 0) AS payout, toDecimal128(revenue, 0) AS revenue
-    FROM impressions WHERE error_code = 0";
+    toDecimal128(payout, 0) AS payout, toDecimal128(revenue, 0) AS revenue";
 
 /// A rollup table: a bucket (unix seconds of its start) and keys, and the sums a
 /// `SummingMergeTree` adds up (money as whole 10^-8ths in `Decimal128`, so no sum overflows).
@@ -90,53 +89,99 @@ fn rollup_view(name: &str, table: &str, keys: &[&str], grain: u32, source: &str)
     )
 }
 
+/// How the tables are laid out on a server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Layout {
+    /// One server: the tables under their own names.
+    Single,
+    /// A shard of a `remote_servers` cluster: the tables as `…_local`, and under their own names
+    /// `Distributed` tables over every shard's (clicks and kept clicks sharded by their id, so
+    /// one click is always on one shard).
+    Shard {
+        /// The cluster's name.
+        cluster: String,
+        /// The database, the same on every shard.
+        database: String,
+    },
+}
+
+impl Layout {
+    /// The suffix of the tables that hold rows.
+    pub fn local(&self) -> &'static str {
+        match self {
+            Self::Single => "",
+            Self::Shard { .. } => "_local",
+        }
+    }
+}
+
 /// The schema's statements, each run once, in order (`schema_migrations` records the version).
-pub fn migrations() -> Vec<(u32, Vec<String>)> {
+pub fn migrations(layout: &Layout) -> Vec<(u32, Vec<String>)> {
+    let l = layout.local();
     let uncounted = format!("({}, {})", Rejection::UnknownOffer.code(), Rejection::UnknownAffiliate.code());
     let clicks_source = format!(
         "toUInt64(0) AS impressions, toUInt64(is_filter = 0) AS clicks,
          toUInt64(is_unique = 1 AND is_filter = 0) AS unique_clicks, toUInt64(error_code = 0) AS accepted,
          toUInt64(error_code != 0) AS rejected, toUInt64(is_filter) AS filtered,
          toDecimal128(payout, 0) AS payout, toDecimal128(revenue, 0) AS revenue
-         FROM clicks WHERE error_code NOT IN {uncounted}"
+         FROM clicks{l} WHERE error_code NOT IN {uncounted}"
     );
-    vec![(
-        1,
-        vec![
-            format!(
-                "CREATE TABLE IF NOT EXISTS clicks ({CLICK_COLUMNS})
-                 ENGINE = MergeTree PARTITION BY toYYYYMM(toDateTime(intDiv(ts_ms, 1000))) ORDER BY (ts_ms, id)"
-            ),
-            format!(
-                "CREATE TABLE IF NOT EXISTS clicks_kept ({CLICK_COLUMNS})
-                 ENGINE = ReplacingMergeTree PARTITION BY toYYYYMM(toDateTime(intDiv(ts_ms, 1000))) ORDER BY (ts_ms, id)"
-            ),
-            "CREATE TABLE IF NOT EXISTS impressions (
-                ts_ms UInt64,
-                offer_id Int64,
-                affiliate_id Int64,
-                error_code UInt16,
-                source_id String,
-                country String,
-                device_type String,
-                os String,
-                sub1 String,
-                sub2 String,
-                sub3 String,
-                sub4 String,
-                sub5 String,
-                payout Int64,
-                revenue Int64,
-                batch String,
-                doc String
+    let impressions_source = format!("{IMPRESSIONS_SUMS} FROM impressions{l} WHERE error_code = 0");
+    let mut statements = vec![
+        format!(
+            "CREATE TABLE IF NOT EXISTS clicks{l} ({CLICK_COLUMNS})
+             ENGINE = MergeTree PARTITION BY toYYYYMM(toDateTime(intDiv(ts_ms, 1000))) ORDER BY (ts_ms, id)"
+        ),
+        format!(
+            "CREATE TABLE IF NOT EXISTS clicks_kept{l} ({CLICK_COLUMNS})
+             ENGINE = ReplacingMergeTree PARTITION BY toYYYYMM(toDateTime(intDiv(ts_ms, 1000))) ORDER BY (ts_ms, id)"
+        ),
+        format!(
+            "CREATE TABLE IF NOT EXISTS impressions{l} (
+                ts_ms UInt64, offer_id Int64, affiliate_id Int64, error_code UInt16,
+                source_id String, country String, device_type String, os String,
+                sub1 String, sub2 String, sub3 String, sub4 String, sub5 String,
+                payout Int64, revenue Int64, batch String, doc String
              ) ENGINE = MergeTree PARTITION BY toYYYYMM(toDateTime(intDiv(ts_ms, 1000))) ORDER BY (ts_ms, offer_id)"
-                .to_owned(),
-            rollup_table("rollup_traffic", TRAFFIC_KEYS),
-            rollup_table("rollup_days", FULL_KEYS),
-            rollup_view("rollup_traffic_clicks", "rollup_traffic", TRAFFIC_KEYS, 900, &clicks_source),
-            rollup_view("rollup_traffic_impressions", "rollup_traffic", TRAFFIC_KEYS, 900, IMPRESSIONS_SOURCE),
-            rollup_view("rollup_days_clicks", "rollup_days", FULL_KEYS, 86_400, &clicks_source),
-            rollup_view("rollup_days_impressions", "rollup_days", FULL_KEYS, 86_400, IMPRESSIONS_SOURCE),
-        ],
-    )]
+        ),
+        rollup_table(&format!("rollup_traffic{l}"), TRAFFIC_KEYS),
+        rollup_table(&format!("rollup_days{l}"), FULL_KEYS),
+        rollup_view(
+            &format!("rollup_traffic_clicks{l}"),
+            &format!("rollup_traffic{l}"),
+            TRAFFIC_KEYS,
+            900,
+            &clicks_source,
+        ),
+        rollup_view(
+            &format!("rollup_traffic_impressions{l}"),
+            &format!("rollup_traffic{l}"),
+            TRAFFIC_KEYS,
+            900,
+            &impressions_source,
+        ),
+        rollup_view(&format!("rollup_days_clicks{l}"), &format!("rollup_days{l}"), FULL_KEYS, 86_400, &clicks_source),
+        rollup_view(
+            &format!("rollup_days_impressions{l}"),
+            &format!("rollup_days{l}"),
+            FULL_KEYS,
+            86_400,
+            &impressions_source,
+        ),
+    ];
+    if let Layout::Shard { cluster, database } = layout {
+        for (table, key) in [
+            ("clicks", "cityHash64(id)"),
+            ("clicks_kept", "cityHash64(id)"),
+            ("impressions", "rand()"),
+            ("rollup_traffic", "rand()"),
+            ("rollup_days", "rand()"),
+        ] {
+            statements.push(format!(
+                "CREATE TABLE IF NOT EXISTS {table} AS {table}_local
+                 ENGINE = Distributed({cluster}, {database}, {table}_local, {key})"
+            ));
+        }
+    }
+    vec![(1, statements)]
 }

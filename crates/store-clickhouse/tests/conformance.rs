@@ -20,6 +20,43 @@ async fn store() -> ClickHouseEvents {
 
 clicktrail_store::event_store_conformance!(async { Arc::new(store().await) as Arc<dyn EventStore> });
 
+/// The same suite on two shards of a cluster (`TEST_CLICKHOUSE_SHARDS`, comma-separated, and
+/// `TEST_CLICKHOUSE_CLUSTER`; start.sh's two servers and cluster when unset): every read and
+/// write through `Distributed` tables.
+mod two_shards {
+    use super::*;
+
+    pub async fn store() -> ClickHouseEvents {
+        use std::hash::{BuildHasher, RandomState};
+        let shards = std::env::var("TEST_CLICKHOUSE_SHARDS")
+            .unwrap_or_else(|_| "http://127.0.0.1:18123,http://127.0.0.1:18124".to_owned());
+        let cluster = std::env::var("TEST_CLICKHOUSE_CLUSTER").unwrap_or_else(|_| "clicktrail_test".to_owned());
+        let database = format!("ct_test_{:016x}", RandomState::new().hash_one(std::time::SystemTime::now()));
+        let urls: Vec<String> =
+            shards.split(',').map(|s| format!("{}/{database}", s.trim().trim_end_matches('/'))).collect();
+        ClickHouseEvents::connect_cluster(&urls.join(","), &cluster).await.unwrap_or_else(|e| {
+            panic!("the ClickHouse shards {shards} (cluster {cluster}) are needed for these tests: {e}")
+        })
+    }
+
+    clicktrail_store::event_store_conformance!(async { Arc::new(store().await) as Arc<dyn EventStore> });
+
+    /// Clicks land on both shards, and each click on one only.
+    #[tokio::test]
+    async fn clicks_spread_over_the_shards() {
+        use clicktrail_store::conformance::sample_click;
+        let store = store().await;
+        let at = chrono::Utc::now() - chrono::Duration::hours(1);
+        let clicks: Vec<_> =
+            (0..64u8).map(|n| sample_click(at + chrono::Duration::seconds(i64::from(n)), n, 7, 3)).collect();
+        store.append(Arc::new(clicktrail_store::EventBatch { clicks, impressions: vec![] })).await.expect("append");
+        let per_shard = store.rows_per_shard("clicks").await.expect("counts");
+        assert_eq!(per_shard.iter().sum::<u64>(), 64, "{per_shard:?}");
+        assert!(per_shard.iter().all(|n| *n > 0), "both shards hold clicks: {per_shard:?}");
+        assert_eq!(store.click_count().await.expect("count"), 64);
+    }
+}
+
 /// Applying the schema again changes nothing.
 #[tokio::test]
 async fn migrations_are_idempotent() {

@@ -434,8 +434,19 @@ async fn a_restart_mid_retry_loses_nothing() {
     let app = TestApp::spawn_in(dir, |s| s.postback_allowlist = vec!["127.0.0.0/8".parse().unwrap()]).await;
     let got = rx.wait_for(1, Duration::from_secs(20)).await;
     assert_eq!(got[0].param("c"), Some(id.to_string()));
-    let log = app.get(&format!("/api/conversions/{id}/deliveries"), ADMIN_KEY).await.body;
-    assert!(log["data"].as_array().unwrap().len() >= 2, "{log}");
+    // The delivery is logged once its answer is in, a moment after the receiver saw it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let log = app.get(&format!("/api/conversions/{id}/deliveries"), ADMIN_KEY).await.body;
+        let outcomes: Vec<&str> =
+            log["data"].as_array().unwrap().iter().filter_map(|a| a["outcome"].as_str()).collect();
+        if outcomes.last() == Some(&"delivered") {
+            assert_eq!(outcomes.first(), Some(&"retry"), "the attempt before the restart is kept: {log}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the delivery was never logged: {log}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test]

@@ -50,9 +50,10 @@ pub enum Auth<'a> {
     Raw(&'a str),
 }
 
-/// The backends of `TEST_BACKENDS` (any of `postgres`, `redis`, `clickhouse`, comma-separated;
-/// unset: the embedded store), at `TEST_DATABASE_URL`, `TEST_REDIS_URL` and
-/// `TEST_CLICKHOUSE_SERVER` (the local servers when unset). Each data directory gets a schema,
+/// The backends of `TEST_BACKENDS` (any of `postgres`, `redis`, `clickhouse` or
+/// `clickhouse-cluster`, comma-separated; unset: the embedded store), at `TEST_DATABASE_URL`,
+/// `TEST_REDIS_URL`, `TEST_CLICKHOUSE_SERVER` and `TEST_CLICKHOUSE_SHARDS` with
+/// `TEST_CLICKHOUSE_CLUSTER` (the local servers when unset). Each data directory gets a schema,
 /// a key prefix and a database of its own, the same on a restart.
 pub fn backends() -> Vec<String> {
     std::env::var("TEST_BACKENDS")
@@ -92,7 +93,18 @@ async fn scale_out(settings: &mut Settings, dir: &std::path::Path) {
                 let url = format!("{}/ct_it_{id:016x}", server.trim_end_matches('/'));
                 settings.clickhouse_url = Some(clicktrail::settings::Secret::new(url));
             }
-            other => panic!("TEST_BACKENDS: unknown backend {other:?} (postgres, redis, clickhouse)"),
+            "clickhouse-cluster" => {
+                let shards = std::env::var("TEST_CLICKHOUSE_SHARDS")
+                    .unwrap_or_else(|_| "http://127.0.0.1:18123,http://127.0.0.1:18124".to_owned());
+                let urls: Vec<String> =
+                    shards.split(',').map(|s| format!("{}/ct_it_{id:016x}", s.trim().trim_end_matches('/'))).collect();
+                settings.clickhouse_url = Some(clicktrail::settings::Secret::new(urls.join(",")));
+                settings.clickhouse_cluster =
+                    Some(std::env::var("TEST_CLICKHOUSE_CLUSTER").unwrap_or_else(|_| "clicktrail_test".to_owned()));
+            }
+            other => {
+                panic!("TEST_BACKENDS: unknown backend {other:?} (postgres, redis, clickhouse, clickhouse-cluster)")
+            }
         }
     }
 }
