@@ -138,10 +138,11 @@ impl App {
         let sessions = Sessions::new(sessions, config.clone(), counters.clone());
         spawn_session_purge(sessions.clone());
         let bootstrap = bootstrap::run(&config, &settings).await?;
+        let wanted = events.batching();
         let options = BufferOptions {
             capacity: settings.buffer_capacity,
-            batch_size: settings.batch_size,
-            linger: std::time::Duration::from_millis(settings.write_linger_ms),
+            batch_size: settings.batch_size.max(wanted.batch_size).min(settings.buffer_capacity),
+            linger: std::time::Duration::from_millis(settings.write_linger_ms).max(wanted.linger),
             mode: settings.write_mode,
         };
         let (buffer, writer) = EventBuffer::start(events.clone(), options);

@@ -165,9 +165,9 @@ impl Server {
             .collect()
     }
 
-    /// Inserts rows, one JSON object a line, into a table.
-    pub async fn insert(&self, table: &str, body: String) -> Result<(), StoreError> {
-        let query = format!("INSERT INTO {table} FORMAT JSONEachRow");
+    /// Inserts rows, `TabSeparated` lines of the named columns, into a table.
+    pub async fn insert(&self, table: &str, columns: &str, body: String) -> Result<(), StoreError> {
+        let query = format!("INSERT INTO {table} ({columns}) FORMAT TabSeparated");
         keep(Some(&self.database), &query, Some(&body));
         self.send(self.request(Some(&query), true).body(body), &query).await.map(drop)
     }

@@ -34,7 +34,7 @@ use serde::Deserialize;
 
 pub use http::Server;
 use http::quote;
-use rows::{ClickRow, ImpressionRow, lines, units_text};
+use rows::{ClickRow, ImpressionRow, columns, tsv, units_text};
 pub use schema::Layout;
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
@@ -188,6 +188,7 @@ impl ClickHouseEvents {
     async fn insert_once(
         &self,
         table: &str,
+        columns: &str,
         body: String,
         rows: u64,
         batch: &str,
@@ -212,7 +213,7 @@ impl ClickHouseEvents {
                     }
                 }
             }
-            match self.server.insert(table, body.clone()).await {
+            match self.server.insert(table, columns, body.clone()).await {
                 Ok(()) => return Ok(()),
                 Err(e) => {
                     tracing::warn!(error = %e, table, attempt, "ClickHouse insert failed; retrying");
@@ -286,6 +287,11 @@ fn month_start(at: DateTime<Utc>) -> DateTime<Utc> {
 
 #[async_trait]
 impl EventStore for ClickHouseEvents {
+    fn batching(&self) -> clicktrail_store::Batching {
+        // Every insert is a part on disk (and one in each rollup): a few inserts a second.
+        clicktrail_store::Batching { linger: std::time::Duration::from_millis(250), batch_size: 16_384 }
+    }
+
     async fn append(&self, batch: Arc<EventBatch>) -> Result<(), StoreError> {
         if batch.is_empty() {
             return Ok(());
@@ -295,13 +301,21 @@ impl EventStore for ClickHouseEvents {
             let rows = batch.clicks.iter().map(|c| ClickRow::of(c, &id)).collect::<Result<Vec<_>, _>>()?;
             let times = batch.clicks.iter().map(|c| i64::try_from(c.id.unix_ms()).unwrap_or(0));
             let span = (times.clone().min().unwrap_or(0), times.max().unwrap_or(0));
-            self.insert_once("clicks", lines(&rows)?, batch.clicks.len() as u64, &id, span).await?;
+            self.insert_once("clicks", &columns(&rows[0])?, tsv(&rows)?, batch.clicks.len() as u64, &id, span).await?;
         }
         if !batch.impressions.is_empty() {
             let rows = batch.impressions.iter().map(|i| ImpressionRow::of(i, &id)).collect::<Result<Vec<_>, _>>()?;
             let times = batch.impressions.iter().map(|i| ms(i.at));
             let span = (times.clone().min().unwrap_or(0), times.max().unwrap_or(0));
-            self.insert_once("impressions", lines(&rows)?, batch.impressions.len() as u64, &id, span).await?;
+            self.insert_once(
+                "impressions",
+                &columns(&rows[0])?,
+                tsv(&rows)?,
+                batch.impressions.len() as u64,
+                &id,
+                span,
+            )
+            .await?;
         }
         Ok(())
     }

@@ -151,12 +151,49 @@ impl<'a> ImpressionRow<'a> {
     }
 }
 
-/// JSON lines of rows.
-pub fn lines<T: Serialize>(rows: &[T]) -> Result<String, StoreError> {
-    let mut out = String::new();
+/// Rows as `TabSeparated` lines, their fields in the struct's (the table's) order: much less
+/// for ClickHouse to parse than JSON, which matters at tens of thousands of clicks a second.
+pub fn tsv<T: Serialize>(rows: &[T]) -> Result<String, StoreError> {
+    let mut out = String::with_capacity(rows.len() * 1024);
     for row in rows {
-        out.push_str(&serde_json::to_string(row).map_err(|e| StoreError::Backend(format!("a row as JSON: {e}")))?);
+        let value = serde_json::to_value(row).map_err(|e| StoreError::Backend(format!("a row: {e}")))?;
+        let serde_json::Value::Object(fields) = value else {
+            return Err(StoreError::Backend("a row is not a record".into()));
+        };
+        for (i, field) in fields.values().enumerate() {
+            if i > 0 {
+                out.push('\t');
+            }
+            match field {
+                serde_json::Value::Null => out.push_str("\\N"),
+                serde_json::Value::String(text) => escape_into(&mut out, text),
+                serde_json::Value::Bool(b) => out.push(if *b { '1' } else { '0' }),
+                other => out.push_str(&other.to_string()),
+            }
+        }
         out.push('\n');
     }
     Ok(out)
+}
+
+/// A `TabSeparated` field: backslash, tab, newline and carriage return escaped.
+fn escape_into(out: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\0' => out.push_str("\\0"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// The column names of a row type, in its (the table's) order, for the insert.
+pub fn columns<T: Serialize>(row: &T) -> Result<String, StoreError> {
+    match serde_json::to_value(row).map_err(|e| StoreError::Backend(format!("a row: {e}")))? {
+        serde_json::Value::Object(fields) => Ok(fields.keys().cloned().collect::<Vec<_>>().join(", ")),
+        _ => Err(StoreError::Backend("a row is not a record".into())),
+    }
 }

@@ -7,22 +7,94 @@ use redis::Script;
 
 use crate::{Redis, backend};
 
-/// A sighting: true (1) when the visitor was not seen within the window before `at`; the
-/// last-seen second only moves forward, so a replayed older click does not reset the window.
-/// KEYS: the visitor. ARGV: at (seconds), window (seconds), how long to keep the key (ms).
-const SIGHTING: &str = r"
-local previous = redis.call('GET', KEYS[1])
-local at = tonumber(ARGV[1])
-local first = 1
-if previous then
-  previous = tonumber(previous)
-  if at - previous < tonumber(ARGV[2]) then first = 0 end
+/// Sightings, many at once: for each visitor key, 1 when it was not seen within the window
+/// before its `at`, else 0; a key's last-seen second only moves forward, so a replayed older
+/// click does not reset the window. KEYS: the visitors (one hash slot). ARGV: at (seconds),
+/// window (seconds) and how long to keep the key (ms), for each key in turn.
+const SIGHTINGS: &str = r"
+local out = {}
+for i, key in ipairs(KEYS) do
+  local at = tonumber(ARGV[3 * i - 2])
+  local previous = redis.call('GET', key)
+  local first = 1
+  if previous then
+    previous = tonumber(previous)
+    if at - previous < tonumber(ARGV[3 * i - 1]) then first = 0 end
+  end
+  if (not previous) or previous < at then
+    redis.call('SET', key, ARGV[3 * i - 2], 'PX', ARGV[3 * i])
+  end
+  out[i] = first
 end
-if (not previous) or previous < at then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
-end
-return first
+return out
 ";
+
+/// Visitor keys fall in this many hash slots (`{u3}`): a batch of sightings is one script per
+/// slot, and a Redis Cluster spreads the slots over its nodes.
+const SIGHTING_SLOTS: u64 = 16;
+
+/// Most sightings one script call takes.
+const SIGHTING_BATCH: usize = 512;
+
+/// Most sighting calls in flight at once.
+const SIGHTING_CALLS: usize = 4;
+
+/// One script call for a batch of sightings of one slot; each waiting click gets its answer.
+async fn sight(redis: &Redis, script: &Script, batch: Vec<Sighting>) {
+    let mut invocation = script.prepare_invoke();
+    for s in &batch {
+        invocation.key(&s.key).arg(s.args[0]).arg(s.args[1]).arg(s.args[2]);
+    }
+    let answer: Result<Vec<i64>, StoreError> = invocation.invoke_async(&mut redis.conn()).await.map_err(backend);
+    match answer {
+        Ok(firsts) if firsts.len() == batch.len() => {
+            for (s, first) in batch.into_iter().zip(firsts) {
+                let _ = s.answer.send(Ok(first == 1));
+            }
+        }
+        other => {
+            let message = match other {
+                Ok(firsts) => format!("redis: {} sightings answered {}", batch.len(), firsts.len()),
+                Err(e) => e.to_string(),
+            };
+            for s in batch {
+                let _ = s.answer.send(Err(StoreError::Backend(message.clone())));
+            }
+        }
+    }
+}
+
+/// A sighting waiting for its batch: the key, its arguments, and who waits for the answer.
+struct Sighting {
+    key: String,
+    args: [i64; 3],
+    answer: tokio::sync::oneshot::Sender<Result<bool, StoreError>>,
+}
+
+/// Sends the sightings that queue up while a script call is in flight as one call (per slot):
+/// the click path's one Redis step costs a fraction of a round trip under load.
+async fn sightings_loop(redis: Redis, mut queue: tokio::sync::mpsc::UnboundedReceiver<Sighting>) {
+    let script = Script::new(SIGHTINGS);
+    // A few calls in flight at once; what queues up meanwhile goes in the next ones.
+    let in_flight = std::sync::Arc::new(tokio::sync::Semaphore::new(SIGHTING_CALLS));
+    let mut waiting = Vec::with_capacity(SIGHTING_BATCH);
+    while queue.recv_many(&mut waiting, SIGHTING_BATCH).await > 0 {
+        let mut by_slot: std::collections::BTreeMap<u64, Vec<Sighting>> = std::collections::BTreeMap::new();
+        for s in waiting.drain(..) {
+            let slot = s.key.rsplit_once(":{u").and_then(|(_, t)| t.split('}').next()?.parse().ok()).unwrap_or(0);
+            by_slot.entry(slot).or_default().push(s);
+        }
+        for (_, batch) in by_slot {
+            let Ok(permit) = in_flight.clone().acquire_owned().await else { return };
+            let (redis, script) = (redis.clone(), script.clone());
+            tokio::spawn(async move {
+                let _permit = permit;
+                sight(&redis, &script, batch).await;
+            });
+        }
+    }
+    tracing::debug!("the sightings queue closed");
+}
 
 /// All or none: the 1-based index of the first counter at its limit, or 0 after incrementing
 /// every one; a counter created here gets its expiry in the same step.
@@ -76,7 +148,7 @@ return current
 #[derive(Clone)]
 pub struct RedisCounters {
     redis: Redis,
-    sighting: Script,
+    sightings: tokio::sync::mpsc::UnboundedSender<Sighting>,
     acquire: Script,
     release: Script,
     add: Script,
@@ -88,11 +160,13 @@ fn millis(at: DateTime<Utc>) -> i64 {
 }
 
 impl RedisCounters {
-    /// Counters on a connection.
+    /// Counters on a connection (needs a Tokio runtime: sightings are batched by a task).
     pub fn new(redis: Redis) -> Self {
+        let (sightings, queue) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(sightings_loop(redis.clone(), queue));
         Self {
             redis,
-            sighting: Script::new(SIGHTING),
+            sightings,
             acquire: Script::new(ACQUIRE),
             release: Script::new(RELEASE),
             add: Script::new(ADD),
@@ -117,16 +191,16 @@ impl SharedCounters for RedisCounters {
         // click of the window to find it, whatever clock the click carries.
         let ahead = (at - Utc::now()).num_milliseconds().max(0);
         let keep = window.num_milliseconds().max(1).saturating_add(ahead);
-        let first: i64 = self
-            .sighting
-            .key(self.redis.key("u", &format!("{key:016x}")))
-            .arg(at.timestamp())
-            .arg(window.num_seconds().max(0))
-            .arg(keep)
-            .invoke_async(&mut self.redis.conn())
-            .await
-            .map_err(backend)?;
-        Ok(first == 1)
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let sighting = Sighting {
+            key: self.redis.key("u", &format!("{{u{}}}:{key:016x}", key % SIGHTING_SLOTS)),
+            args: [at.timestamp(), window.num_seconds().max(0), keep],
+            answer,
+        };
+        self.sightings
+            .send(sighting)
+            .map_err(|_| StoreError::Backend("redis: the sightings queue is closed".into()))?;
+        answered.await.map_err(|_| StoreError::Backend("redis: a sighting went unanswered".into()))?
     }
 
     async fn acquire(&self, limits: &[Limit]) -> Result<Option<usize>, StoreError> {

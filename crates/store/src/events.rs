@@ -253,9 +253,25 @@ impl ClickQuery {
     }
 }
 
+/// How a store would rather be written to: the least time the writer should wait for a batch
+/// to grow, and the least events a batch may hold (ClickHouse wants a few large inserts a
+/// second, not hundreds of small ones). The settings raise these, never lower them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Batching {
+    /// Least linger before a batch is written (default mode).
+    pub linger: std::time::Duration,
+    /// Least events a batch may hold.
+    pub batch_size: usize,
+}
+
 /// Persistence of tracking events.
 #[async_trait]
 pub trait EventStore: Send + Sync + 'static {
+    /// How this store would rather be written to (none: as the settings say).
+    fn batching(&self) -> Batching {
+        Batching::default()
+    }
+
     /// Writes a batch and its rollups atomically. (Shared, so a backend can move it to a worker
     /// thread and the caller can retry the same batch without copying it.)
     async fn append(&self, batch: Arc<EventBatch>) -> Result<(), StoreError>;

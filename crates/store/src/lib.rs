@@ -23,6 +23,6 @@ pub use conversions::{Attempt, ConversionQuery, ConversionStore, Job, JobNext, J
 pub use counters::{Limit, MemoryCounters, SharedCounters};
 pub use entity::{Config, Entity};
 pub use error::StoreError;
-pub use events::{ClickCondition, ClickField, ClickQuery, EventBatch, EventStore, RollupRow};
+pub use events::{Batching, ClickCondition, ClickField, ClickQuery, EventBatch, EventStore, RollupRow};
 pub use sessions::{MemorySessions, SessionRecord, SessionStore};
 pub use tally::{Served, Tallies, TallyQuery};
