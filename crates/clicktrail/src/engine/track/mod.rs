@@ -177,8 +177,18 @@ impl Tracker {
     async fn restore_unique(&self) -> Result<(), StoreError> {
         let now = Utc::now();
         let sightings = self.events.sightings_since(now - self.options.unique_window).await?;
-        for (key, at) in &sightings {
-            self.counters.first_in_window(*key, *at, self.options.unique_window).await?;
+        // Many at once (a sighting only moves a key's last-seen time forward, so their order
+        // does not matter): a shared store batches them instead of one round trip each.
+        let window = self.options.unique_window;
+        for chunk in sightings.chunks(4096) {
+            let mut pending = tokio::task::JoinSet::new();
+            for &(key, at) in chunk {
+                let counters = self.counters.clone();
+                pending.spawn(async move { counters.first_in_window(key, at, window).await });
+            }
+            while let Some(done) = pending.join_next().await {
+                done.map_err(|e| StoreError::Backend(format!("a restore task failed: {e}")))??;
+            }
         }
         if !sightings.is_empty() {
             tracing::info!(clicks = sightings.len(), "restored unique-click windows");
