@@ -79,17 +79,27 @@ pub async fn traffic_tally(server: &Server, query: &TallyQuery) -> Result<Tallie
     if query.to <= query.from || query.matches_nothing() {
         return Ok(out);
     }
-    // The 15-minute rollups when they hold every field the query needs; else the daily ones
-    // (which hold every field), the ragged ends from the raw events.
-    let (table, seconds) = if query.fields().iter().all(|d| rollup_column(*d).is_some()) {
-        ("rollup_traffic", BUCKET_SECONDS)
+    // The coarsest rollups that hold every field the query needs, finer ones for the rest:
+    // offer × affiliate hours, then the 15-minute traffic rollups; the daily rollups (which
+    // hold every field) for sub-ids; the ragged ends from the raw events.
+    let fields = query.fields();
+    let offer_only = fields.iter().all(|d| matches!(d, Dimension::Offer | Dimension::Affiliate));
+    let tables: Vec<(&'static str, i64)> = if offer_only {
+        vec![("rollup_offer_hours", 3_600), ("rollup_traffic", BUCKET_SECONDS)]
+    } else if fields.iter().all(|d| rollup_column(*d).is_some()) {
+        vec![("rollup_traffic", BUCKET_SECONDS)]
     } else {
-        ("rollup_days", 86_400)
+        vec![("rollup_days", 86_400)]
     };
-    let grains = [Grain { seconds, filled_to_ms: None }];
+    let grains: Vec<Grain> =
+        tables.iter().map(|(_, seconds)| Grain { seconds: *seconds, filled_to_ms: None }).collect();
     for piece in plan(query.from, query.to, &query.cuts, &grains) {
-        let from_rollups = matches!(piece.level, Level::Rollup(_));
-        for source in sources(from_rollups.then_some(table)) {
+        let table = match piece.level {
+            Level::Rollup(i) => tables.get(i).map(|(t, _)| *t),
+            Level::Raw => None,
+        };
+        let from_rollups = table.is_some();
+        for source in sources(table) {
             let mut conditions = vec![(source.range)(piece.from_ms, piece.to_ms), source.counted.clone()];
             for (dimension, values) in &query.filters {
                 let col = (source.column)(*dimension)
