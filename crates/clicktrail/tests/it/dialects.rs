@@ -123,14 +123,21 @@ async fn dialect_b_traffic_sources() {
             .await
             .unwrap();
     }
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    let (_, now) = get(&k.app, &format!("/api/traffic-source?rest_key={ADMIN_KEY}"), &[]).await;
-    let names: Vec<(String, u64)> = now["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| (r["source_name"].as_str().unwrap().to_owned(), r["click"].as_u64().unwrap()))
-        .collect();
+    // Until the writer has stored both (an events store may batch for a moment).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let (now, names) = loop {
+        let (_, now) = get(&k.app, &format!("/api/traffic-source?rest_key={ADMIN_KEY}"), &[]).await;
+        let names: Vec<(String, u64)> = now["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| (r["source_name"].as_str().unwrap().to_owned(), r["click"].as_u64().unwrap()))
+            .collect();
+        if names.iter().map(|(_, n)| n).sum::<u64>() >= 2 || std::time::Instant::now() > deadline {
+            break (now, names);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
     assert_eq!(names.last(), Some(&("Other".to_owned(), 1)), "{now}");
     assert!(names.contains(&("Pop-ups".to_owned(), 1)), "slugs name sources: {names:?}");
 

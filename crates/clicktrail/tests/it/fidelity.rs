@@ -235,7 +235,9 @@ async fn dialect_d_shows_the_parameters_and_coupon_as_sent() {
     let sent = "__cc=Summer&sub1=a&source_id=s&campaign=spring&creative_id=4&url_id=7&gaid=g&utm_term=x%20y";
     let with = click(&app, offer, aff, sent, "203.0.113.30").await;
     let without = click(&app, offer, aff, "sub1=only", "203.0.113.31").await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    for answer in [&with, &without] {
+        app.stored_click(answer["transaction_id"].as_str().unwrap()).await;
+    }
     let (s, d) = stream(&app, ADMIN_KEY, today_window()).await;
     assert_eq!(s, StatusCode::OK, "{d}");
     let find =
