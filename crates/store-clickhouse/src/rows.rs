@@ -3,27 +3,9 @@
 use clicktrail_domain::click::{Click, Impression};
 use clicktrail_domain::offer::{DeviceType, OsFamily};
 use clicktrail_store::StoreError;
-use rust_decimal::Decimal;
-use rust_decimal::prelude::ToPrimitive;
 use serde::Serialize;
 
-/// Money is stored as whole 10^-8ths, as in the embedded store.
-pub const MONEY_SCALE: u32 = 8;
-
-pub fn units(amount: Decimal) -> i64 {
-    (amount * Decimal::from(10_i64.pow(MONEY_SCALE))).trunc().to_i64().unwrap_or(0)
-}
-
-/// A sum of whole 10^-8ths, as ClickHouse writes a `Decimal128(0)`, as an amount; saturating
-/// where it leaves `Decimal`'s range.
-pub fn units_text(text: &str) -> Decimal {
-    match text.trim().parse::<i128>() {
-        Ok(units) => Decimal::try_from_i128_with_scale(units, MONEY_SCALE)
-            .unwrap_or(if units < 0 { Decimal::MIN } else { Decimal::MAX })
-            .normalize(),
-        Err(_) => Decimal::ZERO,
-    }
-}
+pub use clicktrail_store::units::{units, units_sum as units_text};
 
 /// A click's row (the columns of `schema::CLICK_COLUMNS`).
 #[derive(Serialize)]

@@ -14,19 +14,7 @@ use deadpool_postgres::GenericClient;
 use crate::config::{Args, bind, refs};
 use crate::{PgStore, backend, count, from_ms, ms, to_units};
 
-fn to_doc(c: &Conversion) -> Result<String, StoreError> {
-    serde_json::to_string(c).map_err(|e| StoreError::Corrupt { kind: "conversion", id: c.id, message: e.to_string() })
-}
-
-fn from_doc(id: i64, text: &str) -> Result<Conversion, StoreError> {
-    let mut c: Conversion = serde_json::from_str(text).map_err(|e| StoreError::Corrupt {
-        kind: "conversion",
-        id,
-        message: e.to_string(),
-    })?;
-    c.id = id;
-    Ok(c)
-}
+use clicktrail_store::conversions::{conversion_doc as to_doc, conversion_from_doc as from_doc};
 
 async fn insert_jobs(client: &impl GenericClient, jobs: &[NewJob]) -> Result<(), StoreError> {
     if jobs.is_empty() {

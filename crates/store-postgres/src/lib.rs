@@ -21,7 +21,6 @@ use clicktrail_domain::money::Money;
 use clicktrail_store::StoreError;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use rust_decimal::Decimal;
-use rust_decimal::prelude::ToPrimitive;
 use tokio_postgres::NoTls;
 
 /// The schema, in order; `schema_migrations` records which are applied.
@@ -29,9 +28,6 @@ pub const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("migrations/0001_schem
 
 /// Any key of `pg_advisory_lock` the migrations take, the same on every node.
 const MIGRATION_LOCK: i64 = 0x636c_6963_6b74_7261;
-
-/// Money is stored as whole 10^-8ths, as in the embedded store.
-const MONEY_SCALE: u32 = 8;
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(format!("postgres: {e}"))
@@ -46,19 +42,13 @@ fn from_ms(ms: i64) -> DateTime<Utc> {
 }
 
 fn to_units(m: Money) -> i64 {
-    (m.amount() * Decimal::from(10_i64.pow(MONEY_SCALE))).trunc().to_i64().unwrap_or(0)
+    clicktrail_store::units::units(m.amount())
 }
 
 /// A `sum()` of a units column, read as text (PostgreSQL sums `BIGINT` into `NUMERIC`, which
-/// never overflows), as an amount; saturating where it leaves `Decimal`'s range.
+/// never overflows), as an amount.
 fn units_sum(text: Option<&str>) -> Decimal {
-    let Some(text) = text else { return Decimal::ZERO };
-    match text.parse::<i128>() {
-        Ok(units) => Decimal::try_from_i128_with_scale(units, MONEY_SCALE)
-            .unwrap_or(if units < 0 { Decimal::MIN } else { Decimal::MAX })
-            .normalize(),
-        Err(_) => Decimal::ZERO,
-    }
+    text.map_or(Decimal::ZERO, clicktrail_store::units::units_sum)
 }
 
 /// Whether a text can be stored or matched: PostgreSQL's `TEXT` holds no NUL character, so a

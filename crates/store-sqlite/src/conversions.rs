@@ -16,19 +16,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_i
 use crate::tally::{self, Select, Table, raw_column, rollup_column};
 use crate::{SqliteStore, backend, count, from_ms, ms, saturating_add, split_sum, to_units};
 
-fn to_doc(c: &Conversion) -> Result<String, StoreError> {
-    serde_json::to_string(c).map_err(|e| StoreError::Corrupt { kind: "conversion", id: c.id, message: e.to_string() })
-}
-
-fn from_doc(id: i64, text: &str) -> Result<Conversion, StoreError> {
-    let mut c: Conversion = serde_json::from_str(text).map_err(|e| StoreError::Corrupt {
-        kind: "conversion",
-        id,
-        message: e.to_string(),
-    })?;
-    c.id = id;
-    Ok(c)
-}
+use clicktrail_store::conversions::{conversion_doc as to_doc, conversion_from_doc as from_doc};
 
 fn insert_jobs(tx: &Transaction<'_>, jobs: &[NewJob]) -> Result<(), StoreError> {
     let now = ms(Utc::now());

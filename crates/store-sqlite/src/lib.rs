@@ -22,25 +22,14 @@ use clicktrail_domain::money::Money;
 use clicktrail_store::StoreError;
 use rusqlite::Connection;
 use rust_decimal::Decimal;
-use rust_decimal::prelude::ToPrimitive;
 
 pub use events::{EVENTS_FILE, SqliteEvents};
 pub use migrate::{EVENT_MIGRATIONS, MIGRATIONS, migrate, migrate_with};
 
-/// Money is stored as whole 10^-8ths: exact for amounts (at most four decimals) and for the
-/// thousandth of a cpm amount an impression earns (at most seven).
-const MONEY_SCALE: u32 = 8;
-
-pub(crate) fn decimal_units(d: Decimal) -> i64 {
-    (d * Decimal::from(10_i64.pow(MONEY_SCALE))).trunc().to_i64().unwrap_or(0)
-}
+pub(crate) use clicktrail_store::units::{from_units, units as decimal_units};
 
 pub(crate) fn to_units(m: Money) -> i64 {
     decimal_units(m.amount())
-}
-
-pub(crate) fn from_units(units: i64) -> Decimal {
-    Decimal::new(units, MONEY_SCALE).normalize()
 }
 
 /// The SQL of an overflow-proof sum of a money column: its whole currency units and its

@@ -166,3 +166,19 @@ pub trait JobQueue: Send + Sync + 'static {
     /// Attempts for a subject, oldest first.
     async fn attempts(&self, subject: &str) -> Result<Vec<Attempt>, StoreError>;
 }
+
+/// A conversion as the document a backend stores (its id is the row's, not the document's).
+pub fn conversion_doc(c: &Conversion) -> Result<String, StoreError> {
+    serde_json::to_string(c).map_err(|e| StoreError::Corrupt { kind: "conversion", id: c.id, message: e.to_string() })
+}
+
+/// A stored conversion document, with its row's id.
+pub fn conversion_from_doc(id: i64, text: &str) -> Result<Conversion, StoreError> {
+    let mut c: Conversion = serde_json::from_str(text).map_err(|e| StoreError::Corrupt {
+        kind: "conversion",
+        id,
+        message: e.to_string(),
+    })?;
+    c.id = id;
+    Ok(c)
+}

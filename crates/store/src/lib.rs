@@ -17,6 +17,7 @@ mod error;
 pub mod events;
 pub mod sessions;
 pub mod tally;
+pub mod units;
 
 pub use config::{ConfigStore, Index, Kind, Order, Page, Query};
 pub use conversions::{Attempt, ConversionQuery, ConversionStore, Job, JobNext, JobQueue, JobsFor, NewJob, Recorded};
