@@ -295,11 +295,15 @@ fn size(bytes: u64) -> String {
     format!("{value:.1} {unit}")
 }
 
-/// Opens the store for an offline command, with the operator's rights.
-pub async fn open_for_operator(settings: &Settings) -> anyhow::Result<(Config, crate::engine::access::Caller)> {
+/// The stores an offline command works on, with the operator's rights.
+type Offline = (Config, crate::engine::access::Caller, Arc<dyn clicktrail_store::SessionStore>);
+
+/// Opens the store for an offline command, with the operator's rights, and the panel sessions
+/// beside it (a password set offline ends its user's sessions).
+pub async fn open_for_operator(settings: &Settings) -> anyhow::Result<Offline> {
     app::require_network(settings)?;
     settings.validate()?;
-    let (config, _) = crate::backends::open_config(settings).await?;
+    let (config, sessions) = crate::backends::open_config(settings).await?;
     if config.network().await?.is_none() {
         bail!(
             "no Clicktrail network in {}: its databases exist but no server has started on them yet; \
@@ -307,7 +311,8 @@ pub async fn open_for_operator(settings: &Settings) -> anyhow::Result<(Config, c
             settings.data_dir.display()
         );
     }
-    operator_on(config, settings).await
+    let (config, operator) = operator_on(config, settings).await?;
+    Ok((config, operator, sessions))
 }
 
 /// Opens the store, creating the network on a fresh data directory (`demo`).
@@ -353,7 +358,7 @@ fn print_key(view: &KeyView) {
 }
 
 async fn keys_command(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<()> {
-    let (config, operator) = open_for_operator(settings).await?;
+    let (config, operator, _) = open_for_operator(settings).await?;
     match cmd {
         KeysCommand::Create(args) => {
             let scopes = args
@@ -388,8 +393,7 @@ async fn keys_command(settings: &Settings, cmd: KeysCommand) -> anyhow::Result<(
 }
 
 async fn users_command(settings: &Settings, cmd: UsersCommand) -> anyhow::Result<()> {
-    let (config, operator) = open_for_operator(settings).await?;
-    let (_, sessions) = crate::backends::open_config(settings).await?;
+    let (config, operator, sessions) = open_for_operator(settings).await?;
     let sessions = Sessions::new(sessions, config.clone(), Arc::new(clicktrail_store::MemoryCounters::new()));
     match cmd {
         UsersCommand::Create { role, name, email, status, affiliate_group_id, password_stdin } => {
