@@ -44,12 +44,16 @@ pub(crate) enum Fold {
     /// `rollup_field_days` of the click fields no report groups by (browser, carrier, …), from
     /// raw clicks: which values each day saw, for raw-click queries to skip days without them.
     Facets,
+    /// `rollup_net_full_days`, from the 15-minute rollups.
+    NetFull,
+    /// `rollup_net_field_days`, from raw clicks and impressions.
+    NetSubs,
 }
 
 /// Each fold's mark (unix milliseconds), in the order of [`Fold::ALL`]; `None` for a fold not
 /// yet started.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Marks([Option<i64>; 7]);
+pub(crate) struct Marks([Option<i64>; 9]);
 
 impl Marks {
     /// The mark of one fold.
@@ -59,8 +63,17 @@ impl Marks {
 }
 
 impl Fold {
-    pub(crate) const ALL: [Fold; 7] =
-        [Fold::Offer, Fold::Full, Fold::Fields, Fold::Subs, Fold::Network, Fold::Keys, Fold::Facets];
+    pub(crate) const ALL: [Fold; 9] = [
+        Fold::Offer,
+        Fold::Full,
+        Fold::Fields,
+        Fold::Subs,
+        Fold::Network,
+        Fold::Keys,
+        Fold::Facets,
+        Fold::NetFull,
+        Fold::NetSubs,
+    ];
 
     fn name(self) -> &'static str {
         match self {
@@ -71,12 +84,14 @@ impl Fold {
             Self::Network => "network",
             Self::Keys => "keys",
             Self::Facets => "facets",
+            Self::NetFull => "net_full",
+            Self::NetSubs => "net_subs",
         }
     }
 
     /// Whether it folds raw events (else the 15-minute rollups).
     fn reads_raw(self) -> bool {
-        matches!(self, Self::Subs | Self::Keys | Self::Facets)
+        matches!(self, Self::Subs | Self::Keys | Self::Facets | Self::NetSubs)
     }
 
     fn targets(self) -> Vec<Target> {
@@ -100,20 +115,31 @@ impl Fold {
                 Target { table: "rollup_net_days", grain: 86_400, keys: &["offer_id"], field: None },
             ],
             Self::Keys => vec![Target { table: "rollup_key_days", grain: 86_400, keys: KEYS, field: None }],
-            Self::Facets => {
-                field_days((crate::tally::FACETS_FROM..).zip(crate::tally::FACETS.map(|(_, column)| column)))
-            }
+            Self::Facets => field_days(
+                "rollup_field_days",
+                OFFER,
+                (crate::tally::FACETS_FROM..).zip(crate::tally::FACETS.map(|(_, column)| column)),
+            ),
             Self::Offer => vec![
                 Target { table: "rollup_offer_hours", grain: 3_600, keys: OFFER, field: None },
                 Target { table: "rollup_offer_days", grain: 86_400, keys: OFFER, field: None },
             ],
             Self::Full => vec![Target { table: "rollup_days", grain: 86_400, keys: FULL, field: None }],
-            Self::Fields | Self::Subs => field_days(
-                (1..)
+            Self::NetFull => {
+                vec![Target { table: "rollup_net_full_days", grain: 86_400, keys: &FULL[2..], field: None }]
+            }
+            Self::Fields | Self::Subs | Self::NetSubs => {
+                let subs = self != Self::Fields;
+                let fields = (1..)
                     .zip(FIELDS)
-                    .filter(|(_, (d, _))| matches!(d, Dimension::Sub(_)) == (self == Self::Subs))
-                    .map(|(code, (_, column))| (code, column)),
-            ),
+                    .filter(|(_, (d, _))| matches!(d, Dimension::Sub(_)) == subs)
+                    .map(|(code, (_, column))| (code, column));
+                if self == Self::NetSubs {
+                    field_days("rollup_net_field_days", &[], fields)
+                } else {
+                    field_days("rollup_field_days", OFFER, fields)
+                }
+            }
         }
     }
 
@@ -141,16 +167,14 @@ impl Fold {
 /// The key of the offer rollups and of `rollup_field_days`.
 const OFFER: &[&str] = &["offer_id", "affiliate_id"];
 
-/// The `rollup_field_days` targets of fields by code and raw column.
-fn field_days(fields: impl Iterator<Item = (u8, &'static str)>) -> Vec<Target> {
-    fields
-        .map(|(code, column)| Target {
-            table: "rollup_field_days",
-            grain: 86_400,
-            keys: OFFER,
-            field: Some((code, column)),
-        })
-        .collect()
+/// The targets, in a table keyed by field and value (beside `keys`), of fields by code and raw
+/// column.
+fn field_days(
+    table: &'static str,
+    keys: &'static [&'static str],
+    fields: impl Iterator<Item = (u8, &'static str)>,
+) -> Vec<Target> {
+    fields.map(|(code, column)| Target { table, grain: 86_400, keys, field: Some((code, column)) }).collect()
 }
 
 /// Raw rows to fold: a condition with placeholders `?1` and `?2`, and their values.
@@ -163,7 +187,7 @@ struct Target {
     grain: i64,
     /// Key columns, named alike in the source and the target.
     keys: &'static [&'static str],
-    /// For `rollup_field_days`: the field's code and the raw column of its value.
+    /// For a table keyed by field and value: the field's code and the raw column of its value.
     field: Option<(u8, &'static str)>,
 }
 
@@ -179,17 +203,24 @@ impl Target {
     /// The target's `INSERT INTO … SELECT` up to the sums (a row starts at `bucket`, an
     /// expression in unix seconds), and its `GROUP BY` (the row, named by `group`, and the key).
     fn insert_select(&self, bucket: &str, group: &str) -> (String, String) {
-        let keys = self.keys.join(", ");
-        let (field_col, field_val, value_col, value_val) = match self.field {
-            Some((code, column)) => ("field, ", format!("{code}, "), ", value", format!(", {column}")),
-            None => ("", String::new(), "", String::new()),
+        // Every key column and the value, each after a comma.
+        let mut keys: String = self.keys.iter().map(|k| format!(", {k}")).collect();
+        let mut columns = keys.clone();
+        let field_val = match self.field {
+            Some((code, column)) => {
+                columns.push_str(", value");
+                keys.push_str(&format!(", {column}"));
+                format!("{code}, ")
+            }
+            None => String::new(),
         };
+        let field_col = if self.field.is_some() { "field, " } else { "" };
         let insert = format!(
-            "INSERT INTO {table} ({field_col}bucket, {keys}{value_col}, impressions, clicks, unique_clicks, payout, \
-             revenue) SELECT {field_val}{bucket}, {keys}{value_val}",
+            "INSERT INTO {table} ({field_col}bucket{columns}, impressions, clicks, unique_clicks, payout, revenue) \
+             SELECT {field_val}{bucket}{keys}",
             table = self.table
         );
-        (insert, format!("GROUP BY {group}, {keys}{value_val}"))
+        (insert, format!("GROUP BY {group}{keys}"))
     }
 
     /// Folds `rollup_clicks` rows with `bucket` in `[?1, ?2)` (unix seconds).
@@ -223,7 +254,7 @@ impl Target {
 
 /// The marks, in one read.
 pub(crate) fn marks(conn: &Connection) -> Result<Marks, StoreError> {
-    let mut out = [None; 7];
+    let mut out = [None; 9];
     let mut stmt = conn.prepare_cached("SELECT name, through FROM rollup_marks").map_err(backend)?;
     let mut rows = stmt.query([]).map_err(backend)?;
     while let Some(row) = rows.next().map_err(backend)? {

@@ -212,7 +212,8 @@ mod upgrades {
         conn.execute_batch(
             "DELETE FROM rollup_marks; DELETE FROM rollup_offer_hours; DELETE FROM rollup_offer_days;
              DELETE FROM rollup_days; DELETE FROM rollup_field_days; DELETE FROM rollup_net_hours;
-             DELETE FROM rollup_net_days; DELETE FROM rollup_key_days;",
+             DELETE FROM rollup_net_days; DELETE FROM rollup_key_days; DELETE FROM rollup_net_full_days;
+             DELETE FROM rollup_net_field_days;",
         )
         .expect("unfold");
         drop(conn);
@@ -239,7 +240,7 @@ mod upgrades {
             .prepare("SELECT name FROM rollup_marks ORDER BY name")
             .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
             .expect("marks");
-        assert_eq!(names, ["facets", "fields", "full", "keys", "network", "offer", "subs"]);
+        assert_eq!(names, ["facets", "fields", "full", "keys", "net_full", "net_subs", "network", "offer", "subs"]);
         let browsers: i64 = conn
             .query_row("SELECT count(*) FROM rollup_field_days WHERE field = 16 AND value = 'Safari'", [], |r| r.get(0))
             .expect("facet rows");

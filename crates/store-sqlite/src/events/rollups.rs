@@ -145,6 +145,11 @@ enum Cube {
     Network,
     /// Anything, for some affiliates: `rollup_key_days`, then raw events.
     Keys,
+    /// Source, country, device and OS without offer or affiliate: `rollup_net_full_days`,
+    /// `rollup_clicks`.
+    NetFull,
+    /// One sub-id without offer or affiliate: `rollup_net_field_days`.
+    NetField(u8),
 }
 
 impl Cube {
@@ -152,15 +157,22 @@ impl Cube {
         use Dimension as D;
         let others = query.beyond_offer_and_affiliate();
         let fields = query.fields();
+        let low = |d: &Dimension| matches!(d, D::Source | D::Country | D::Device | D::Os);
         if fields.iter().all(|d| *d == D::Offer) {
             Cube::Network
+        } else if fields.len() == others.len() && others.iter().all(low) {
+            Cube::NetFull
+        } else if let [only @ D::Sub(_)] = fields.as_slice()
+            && let Some(code) = tally::field_code(*only)
+        {
+            Cube::NetField(code)
         } else if others.is_empty() {
             Cube::Offer
         } else if let [only] = others.as_slice()
             && let Some(code) = tally::field_code(*only)
         {
             Cube::Field(*only, code)
-        } else if others.iter().all(|d| matches!(d, D::Source | D::Country | D::Device | D::Os)) {
+        } else if others.iter().all(low) {
             Cube::Full
         } else if query.filters.iter().any(|(d, _)| *d == D::Affiliate) {
             Cube::Keys
@@ -205,6 +217,19 @@ impl Cube {
             Cube::Network => {
                 days_hours_quarters(filled(Fold::Network), "rollup_net_days", "rollup_net_hours", quarters)
             }
+            Cube::NetFull => vec![
+                Table {
+                    grain: Grain { seconds: 86_400, filled_to_ms: filled(Fold::NetFull) },
+                    from: "rollup_net_full_days",
+                    condition: String::new(),
+                },
+                quarters,
+            ],
+            Cube::NetField(code) => vec![Table {
+                grain: Grain { seconds: 86_400, filled_to_ms: filled(Fold::NetSubs) },
+                from: "rollup_net_field_days",
+                condition: format!("field = {code}"),
+            }],
             Cube::Keys => vec![Table {
                 grain: Grain { seconds: 86_400, filled_to_ms: filled(Fold::Keys) },
                 from: "rollup_key_days",
@@ -244,9 +269,10 @@ pub(crate) fn traffic_tally(conn: &Connection, query: &TallyQuery) -> Result<Tal
         query,
         &tables,
         |table, piece, out| {
-            // In `rollup_field_days` the one extra field is in `value`.
+            // In `rollup_field_days` and `rollup_net_field_days` the one extra field is in `value`.
             let rollup_column = |d: Dimension| match cube {
                 Cube::Field(field, _) if d == field && table.from == "rollup_field_days" => Some("value".to_owned()),
+                Cube::NetField(_) if matches!(d, Dimension::Sub(_)) => Some("value".to_owned()),
                 // Every field has its raw column's name there.
                 Cube::Keys => raw_column(d),
                 _ => rollup_column(d),
