@@ -161,7 +161,7 @@ impl App {
             Tracker::start(config.clone(), events.clone(), counters.clone(), buffer, geo, tracker_options).await?,
         );
         crate::engine::track::spawn_retention(tracker.clone(), events.clone());
-        spawn_catalog_refresh(tracker.clone());
+        spawn_catalog_follow(tracker.clone(), config.clone());
         if files.is_empty() && settings.geoip_auto_install && settings.geoip_db.is_none() {
             geoip::spawn_auto_install(settings.data_dir.clone(), tracker.clone());
         }
@@ -317,15 +317,42 @@ fn spawn_counter_watch(tracker: Arc<Tracker>, conversions: Arc<Conversions>) {
     });
 }
 
-/// Reloads the catalog every few seconds, for changes made by other processes (the command line).
-fn spawn_catalog_refresh(tracker: Arc<Tracker>) {
+/// How often a server asks the configuration store whether anything changed.
+const CATALOG_POLL: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// How often the catalog is reloaded whatever the store says (a missed change is repaired).
+const CATALOG_RELOAD: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Follows changes made by other processes (other nodes, the command line): reloads the catalog
+/// when the configuration store's version moves, which every node notices within
+/// [`CATALOG_POLL`] of the change (on PostgreSQL the version follows a `LISTEN`, so asking is
+/// free; on SQLite it is one read of one row).
+fn spawn_catalog_follow(tracker: Arc<Tracker>, config: Config) {
     tokio::spawn(async move {
-        let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
-        every.tick().await;
+        let mut every = tokio::time::interval(CATALOG_POLL);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut seen = None;
+        let mut reloaded = tokio::time::Instant::now();
         loop {
             every.tick().await;
-            if let Err(e) = tracker.refresh().await {
-                tracing::warn!(error = %e, "periodic catalog reload failed");
+            let version = match config.store().version().await {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the configuration version");
+                    None
+                }
+            };
+            // The first version read also reloads: a change may have come after the first load.
+            let moved = version.is_some() && version != seen;
+            if !moved && reloaded.elapsed() < CATALOG_RELOAD {
+                continue;
+            }
+            match tracker.refresh().await {
+                Ok(()) => {
+                    seen = version.or(seen);
+                    reloaded = tokio::time::Instant::now();
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot reload the tracking catalog"),
             }
         }
     });

@@ -210,6 +210,10 @@ impl ConfigStore for PgStore {
         PgStore::ping(self).await
     }
 
+    async fn version(&self) -> Result<i64, StoreError> {
+        Ok(self.changes.version())
+    }
+
     async fn checkpoint(&self) -> Result<(), StoreError> {
         // Every commit is durable in PostgreSQL's own log.
         Ok(())

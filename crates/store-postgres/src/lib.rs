@@ -9,12 +9,14 @@
 
 #![forbid(unsafe_code)]
 
+mod changes;
 mod config;
 mod conversions;
 mod sessions;
 mod tally;
 
 use std::str::FromStr;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use clicktrail_domain::money::Money;
@@ -24,7 +26,8 @@ use rust_decimal::Decimal;
 use tokio_postgres::NoTls;
 
 /// The schema, in order; `schema_migrations` records which are applied.
-pub const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("migrations/0001_schema.sql"))];
+pub const MIGRATIONS: &[(i32, &str)] =
+    &[(1, include_str!("migrations/0001_schema.sql")), (2, include_str!("migrations/0002_config_changes.sql"))];
 
 /// Any key of `pg_advisory_lock` the migrations take, the same on every node.
 const MIGRATION_LOCK: i64 = 0x636c_6963_6b74_7261;
@@ -65,6 +68,7 @@ fn count(n: i64) -> u64 {
 #[derive(Clone)]
 pub struct PgStore {
     pool: Pool,
+    changes: Arc<changes::Changes>,
 }
 
 impl PgStore {
@@ -84,6 +88,7 @@ impl PgStore {
         if config.get_application_name().is_none() {
             config.application_name("clicktrail");
         }
+        let changes = Arc::new(changes::Changes::new(config.clone()));
         let manager =
             Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Verified });
         let pool = Pool::builder(manager)
@@ -93,7 +98,7 @@ impl PgStore {
             .runtime(deadpool_postgres::Runtime::Tokio1)
             .build()
             .map_err(backend)?;
-        let store = Self { pool };
+        let store = Self { pool, changes };
         store.migrate().await?;
         Ok(store)
     }

@@ -210,4 +210,13 @@ impl ConfigStore for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
         self.with(|conn| conn.query_row("SELECT 1", [], |_| Ok(())).map_err(backend)).await
     }
+
+    async fn version(&self) -> Result<i64, StoreError> {
+        self.with(|conn| {
+            conn.prepare_cached("SELECT version FROM config_version")
+                .and_then(|mut s| s.query_row([], |r| r.get(0)))
+                .map_err(backend)
+        })
+        .await
+    }
 }

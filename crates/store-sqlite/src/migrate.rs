@@ -12,6 +12,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0002_conversions", include_str!("migrations/0002_conversions.sql")),
     ("0003_conversion_tallies", include_str!("migrations/0003_conversion_tallies.sql")),
     ("0004_sessions", include_str!("migrations/0004_sessions.sql")),
+    ("0005_config_version", include_str!("migrations/0005_config_version.sql")),
 ];
 
 /// Migrations of the events database.

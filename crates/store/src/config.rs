@@ -160,6 +160,11 @@ pub trait ConfigStore: Send + Sync + 'static {
     /// Whether the backend can serve (for `/healthz`).
     async fn ping(&self) -> Result<(), StoreError>;
 
+    /// A number that moves whenever a record other than an API key changes, in this process or
+    /// any other (another node, the command line): a server polls it and reloads what it holds
+    /// in memory when it moved. Cheap enough to ask several times a second.
+    async fn version(&self) -> Result<i64, StoreError>;
+
     /// Moves everything written into the store's main files (SQLite: a WAL checkpoint), so a
     /// stopped store is whole in them; called at shutdown.
     async fn checkpoint(&self) -> Result<(), StoreError>;

@@ -90,6 +90,42 @@ pub async fn update_and_put(store: Arc<dyn ConfigStore>) -> Check {
     Ok(())
 }
 
+/// Waits (up to 3 s) until the store's version differs from `from`; the new version.
+async fn version_after(store: &dyn ConfigStore, from: i64, what: &str) -> Result<i64, StoreError> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    loop {
+        let now = store.version().await?;
+        if now != from {
+            return Ok(now);
+        }
+        assert!(std::time::Instant::now() < deadline, "the version did not move within 3 s of {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// The version moves after every insert, update, put and delete of a record other than an API
+/// key (asynchronously is allowed: a backend may learn of a commit a moment later), and an API
+/// key's use does not move it.
+pub async fn version_follows_changes(store: Arc<dyn ConfigStore>) -> Check {
+    // A backend may count its own start once (it cannot know what changed before it listened).
+    let mut v = store.version().await?;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    v = store.version().await?.max(v);
+    let id = store.insert(Kind::Offer, Index::default(), json!({"v": 1})).await?;
+    v = version_after(store.as_ref(), v, "an insert").await?;
+    store.update(Kind::Offer, id, Index::default(), json!({"v": 2})).await?;
+    v = version_after(store.as_ref(), v, "an update").await?;
+    store.put(Kind::Network, 1, Index::default(), json!({"name": "N"})).await?;
+    v = version_after(store.as_ref(), v, "a put").await?;
+    assert!(store.delete(Kind::Offer, id).await?);
+    v = version_after(store.as_ref(), v, "a delete").await?;
+    let key = store.insert(Kind::ApiKey, Index::default(), json!({"used": 0})).await?;
+    store.update(Kind::ApiKey, key, Index::default(), json!({"used": 1})).await?;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(store.version().await?, v, "an API key's use must not reload every node's catalog");
+    Ok(())
+}
+
 /// Every filter, the orders, and pagination with a total.
 pub async fn list_filters_and_pages(store: Arc<dyn ConfigStore>) -> Check {
     let rows = [
@@ -169,7 +205,7 @@ macro_rules! config_store_conformance {
     ($make:expr) => {
         $crate::conformance_tests!($make, ConfigStore;
             insert_and_get, ids_are_not_reused, unique_values, update_and_put,
-            list_filters_and_pages, concurrent_inserts);
+            list_filters_and_pages, concurrent_inserts, version_follows_changes);
     };
 }
 

@@ -2,8 +2,9 @@
 //! postbacks and the network, in memory.
 //!
 //! Clicks never read configuration from the store. A snapshot is loaded at start and after every
-//! management write (and every few seconds, for changes made by another process such as the
-//! command line), then swapped in atomically; readers take an `Arc` of the current snapshot.
+//! management write (and when the configuration store's version moves, for changes made by
+//! another node or the command line), then swapped in atomically; readers take an `Arc` of the
+//! current snapshot.
 
 use std::collections::HashMap;
 use std::sync::Arc;
