@@ -8,6 +8,7 @@ mod authz;
 mod browser;
 mod cli;
 mod clicks;
+mod cluster;
 mod conversions;
 mod dialects;
 mod durability;
