@@ -294,9 +294,11 @@ impl Cluster {
                 if answer.is_some_and(|a| a["error_code"] != unknown) {
                     break;
                 }
+                // Set-up, not the measurement (that is `a_change_on_one_node_…`): a loaded CI
+                // machine gets some slack.
                 assert!(
-                    started.elapsed() < Duration::from_secs(2),
-                    "offer {offer} unknown on {} after 2 s",
+                    started.elapsed() < Duration::from_secs(5),
+                    "offer {offer} unknown on {} after 5 s",
                     node.base()
                 );
                 tokio::time::sleep(Duration::from_millis(10)).await;
