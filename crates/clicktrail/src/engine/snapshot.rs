@@ -65,12 +65,16 @@ impl Snapshot {
 pub struct Snapshots {
     current: ArcSwap<Snapshot>,
     config: Config,
+    /// Held for a whole reload: two reloads at once (a management write's and the change
+    /// follower's) could otherwise swap in the older read last.
+    reloading: tokio::sync::Mutex<()>,
 }
 
 impl Snapshots {
     /// Loads the first snapshot.
     pub async fn load(config: Config) -> Result<Self, StoreError> {
-        let catalog = Self { current: ArcSwap::from_pointee(Snapshot::empty()), config };
+        let catalog =
+            Self { current: ArcSwap::from_pointee(Snapshot::empty()), config, reloading: tokio::sync::Mutex::new(()) };
         catalog.reload().await?;
         Ok(catalog)
     }
@@ -82,6 +86,7 @@ impl Snapshots {
 
     /// Reads the configuration again and swaps the new snapshot in.
     pub async fn reload(&self) -> Result<Arc<Snapshot>, StoreError> {
+        let _one_at_a_time = self.reloading.lock().await;
         let offers: Page<Offer> = self.config.list(&Query::default()).await?;
         let affiliates: Page<User> =
             self.config.list(&Query { role: Some(Role::Affiliate.as_str().into()), ..Query::default() }).await?;

@@ -40,9 +40,11 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let verdict = |ok: bool| if ok { "ok" } else { "unavailable" };
     let config = state.config.store().ping().await;
     let events = state.tracker.ping_events().await;
+    let counters = state.counters.generation().await.map(drop);
     for (name, outcome) in [
         ("configuration store", config.as_ref().err().map(ToString::to_string)),
         ("event store", events.as_ref().err().map(ToString::to_string)),
+        ("shared counters", counters.as_ref().err().map(ToString::to_string)),
     ] {
         if let Some(error) = outcome {
             tracing::error!(%error, "{name} not ready");
@@ -52,6 +54,7 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let checks = json!({
         "config_store": verdict(config.is_ok()),
         "event_store": verdict(events.is_ok()),
+        "counters": verdict(counters.is_ok()),
         "event_writer": verdict(state.tracker.buffer().accepting()),
         "shutdown": if draining { "in progress" } else { "no" },
     });

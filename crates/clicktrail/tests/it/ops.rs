@@ -15,7 +15,7 @@ async fn health_readiness_and_metrics() {
     assert_eq!(ready.status, StatusCode::OK, "{}", ready.body);
     assert_eq!(
         ready.body,
-        json!({"status": "ready", "checks": {"config_store": "ok", "event_store": "ok", "event_writer": "ok", "shutdown": "no"}})
+        json!({"status": "ready", "checks": {"config_store": "ok", "event_store": "ok", "counters": "ok", "event_writer": "ok", "shutdown": "no"}})
     );
 
     app.get("/api/me", ADMIN_KEY).await;
