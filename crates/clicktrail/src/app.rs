@@ -161,7 +161,7 @@ impl App {
             Tracker::start(config.clone(), events.clone(), counters.clone(), buffer, geo, tracker_options).await?,
         );
         crate::engine::track::spawn_retention(tracker.clone(), events.clone());
-        spawn_catalog_follow(tracker.clone(), config.clone());
+        spawn_catalog_follow(tracker.clone());
         if files.is_empty() && settings.geoip_auto_install && settings.geoip_db.is_none() {
             geoip::spawn_auto_install(settings.data_dir.clone(), tracker.clone());
         }
@@ -327,31 +327,26 @@ const CATALOG_RELOAD: std::time::Duration = std::time::Duration::from_secs(60);
 /// when the configuration store's version moves, which every node notices within
 /// [`CATALOG_POLL`] of the change (on PostgreSQL the version follows a `LISTEN`, so asking is
 /// free; on SQLite it is one read of one row).
-fn spawn_catalog_follow(tracker: Arc<Tracker>, config: Config) {
+fn spawn_catalog_follow(tracker: Arc<Tracker>) {
     tokio::spawn(async move {
         let mut every = tokio::time::interval(CATALOG_POLL);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut seen = None;
         let mut reloaded = tokio::time::Instant::now();
         loop {
             every.tick().await;
-            let version = match config.store().version().await {
-                Ok(v) => Some(v),
+            let due = reloaded.elapsed() >= CATALOG_RELOAD;
+            let stale = match tracker.snapshots().stale().await {
+                Ok(stale) => stale,
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot read the configuration version");
-                    None
+                    false
                 }
             };
-            // The first version read also reloads: a change may have come after the first load.
-            let moved = version.is_some() && version != seen;
-            if !moved && reloaded.elapsed() < CATALOG_RELOAD {
+            if !(stale || due) {
                 continue;
             }
             match tracker.refresh().await {
-                Ok(()) => {
-                    seen = version.or(seen);
-                    reloaded = tokio::time::Instant::now();
-                }
+                Ok(()) => reloaded = tokio::time::Instant::now(),
                 Err(e) => tracing::warn!(error = %e, "cannot reload the tracking catalog"),
             }
         }

@@ -68,13 +68,19 @@ pub struct Snapshots {
     /// Held for a whole reload: two reloads at once (a management write's and the change
     /// follower's) could otherwise swap in the older read last.
     reloading: tokio::sync::Mutex<()>,
+    /// The configuration store's version read as the current snapshot's reload began.
+    loaded: std::sync::atomic::AtomicI64,
 }
 
 impl Snapshots {
     /// Loads the first snapshot.
     pub async fn load(config: Config) -> Result<Self, StoreError> {
-        let catalog =
-            Self { current: ArcSwap::from_pointee(Snapshot::empty()), config, reloading: tokio::sync::Mutex::new(()) };
+        let catalog = Self {
+            current: ArcSwap::from_pointee(Snapshot::empty()),
+            config,
+            reloading: tokio::sync::Mutex::new(()),
+            loaded: std::sync::atomic::AtomicI64::new(i64::MIN),
+        };
         catalog.reload().await?;
         Ok(catalog)
     }
@@ -87,6 +93,8 @@ impl Snapshots {
     /// Reads the configuration again and swaps the new snapshot in.
     pub async fn reload(&self) -> Result<Arc<Snapshot>, StoreError> {
         let _one_at_a_time = self.reloading.lock().await;
+        // Read first: a change committed during the reload moves it past this again.
+        let version = self.config.store().version().await?;
         let offers: Page<Offer> = self.config.list(&Query::default()).await?;
         let affiliates: Page<User> =
             self.config.list(&Query { role: Some(Role::Affiliate.as_str().into()), ..Query::default() }).await?;
@@ -110,6 +118,13 @@ impl Snapshots {
             network,
         });
         self.current.store(snapshot.clone());
+        self.loaded.store(version, std::sync::atomic::Ordering::Release);
         Ok(snapshot)
+    }
+
+    /// Whether the configuration changed since the current snapshot was read (by this process
+    /// or any other).
+    pub async fn stale(&self) -> Result<bool, StoreError> {
+        Ok(self.config.store().version().await? != self.loaded.load(std::sync::atomic::Ordering::Acquire))
     }
 }
