@@ -84,6 +84,10 @@ fn describe() {
         "Time to answer a click on a tracking link."
     );
     describe_counter!("clicktrail_impressions_total", "Impressions, by outcome (accepted or the refusal).");
+    describe_counter!(
+        "clicktrail_unique_check_failures_total",
+        "Clicks whose uniqueness the shared counters could not tell (counted as not unique)."
+    );
     describe_counter!("clicktrail_conversions_total", "Conversions recorded, by status.");
     describe_counter!("clicktrail_conversions_duplicate_total", "Conversions refused as duplicates of a txid.");
     describe_counter!("clicktrail_postback_attempts_total", "Affiliate postback delivery attempts, by outcome.");

@@ -551,7 +551,7 @@ fn other_routes() -> Vec<(String, Value)> {
         ),
         (
             "/readyz".into(),
-            json!({"get": operation("operations", "200 when this node should get traffic", vec![], json!({"200": json_answer("Ready, with each check"), "503": json_answer("Not ready, naming the failing check")}))}),
+            json!({"get": operation("operations", "200 when this node should get traffic", vec![], json!({"200": json_answer("`ready`, or `degraded` (a backend is down; clicks are still answered), with each check"), "503": json_answer("Cannot take clicks (shutting down, or the event writer stopped), with each check")}))}),
         ),
         (
             "/metrics".into(),

@@ -33,9 +33,10 @@ async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
-/// 200 when this node should get traffic: the server has started (migrations ran and the
-/// catalog loaded before it listened), both stores answer, the event writer takes events, and
-/// no shutdown is under way; else 503 naming what is not ready.
+/// 200 when this node should get traffic: the server has started (migrations ran, every
+/// backend connected and the catalog loaded before it listened), the event writer takes events
+/// and no shutdown is under way — `ready` when every backend answers, `degraded` when one does
+/// not; else 503. Each check is named either way.
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let verdict = |ok: bool| if ok { "ok" } else { "unavailable" };
     let config = state.config.store().ping().await;
@@ -58,9 +59,18 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
         "event_writer": verdict(state.tracker.buffer().accepting()),
         "shutdown": if draining { "in progress" } else { "no" },
     });
-    let ready = checks.as_object().is_some_and(|c| c.values().all(|v| v == "ok" || v == "no"));
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (status, Json(json!({"status": if ready { "ready" } else { "unavailable" }, "checks": checks})))
+    // Not ready: the node cannot take clicks (shutting down, or its event writer stopped).
+    // Degraded: a backend is down, so some requests fail, but clicks are still answered (and
+    // buffered for the event store). Every node shares the backends: taking all of them out of
+    // a balancer for a shared backend's outage would refuse the clicks they can still answer.
+    let serving = !draining && state.tracker.buffer().accepting();
+    let whole = checks.as_object().is_some_and(|c| c.values().all(|v| v == "ok" || v == "no"));
+    let (status, word) = match (serving, whole) {
+        (true, true) => (StatusCode::OK, "ready"),
+        (true, false) => (StatusCode::OK, "degraded"),
+        (false, _) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+    };
+    (status, Json(json!({"status": word, "checks": checks})))
 }
 
 /// Prometheus text format.

@@ -7,11 +7,11 @@ use std::sync::OnceLock;
 use chrono::{Duration, Utc};
 use clicktrail_domain::click::Rejection;
 use clicktrail_domain::offer::{DeviceType, OsFamily};
-use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_KEY, TestApp, offer_body};
+use crate::helpers::{ADMIN_KEY, Auth, TestApp, offer_body};
 
 const IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 Mobile/15E148 Safari/604.1";
 const DESKTOP: &str =
@@ -504,4 +504,64 @@ async fn caps_and_unique_windows_outlive_a_redis_restart() {
         .query_async(&mut conn)
         .await
         .unwrap_or(0);
+}
+
+/// Redis goes away under a running server (a private `redis-server`, killed): clicks on an
+/// uncapped offer are still answered and stored (counted as not unique), a capped offer's
+/// clicks wait for the counters (503, never admitted past the cap), and `/readyz` says
+/// `degraded` naming the counters while still taking traffic.
+#[tokio::test]
+async fn clicks_outlive_a_redis_outage_and_caps_do_not() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let mut redis = std::process::Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        .arg("--dir")
+        .arg(dir.path())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("redis-server (Debian's redis-server package)");
+    let url = format!("redis://127.0.0.1:{port}/0");
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let app = TestApp::spawn_with(move |s| {
+        s.redis_url = Some(clicktrail::settings::Secret::new(url));
+        s.redis_prefix = "ct-outage".into();
+    })
+    .await;
+    let aff = app.create_id("/api/affiliates", json!({"name": "Pub"})).await;
+    let open = app.create_id("/api/offers", offer_body("Open", json!({}))).await;
+    let capped =
+        app.create_id("/api/offers", offer_body("Capped", json!({"caps": {"offer": {"daily_clicks": 5}}}))).await;
+    let click = |offer: i64| {
+        let url = format!("{}/c/{offer}/{aff}?async=json", app.base);
+        let raw = app.raw.clone();
+        async move {
+            let reply = raw
+                .get(url)
+                .header("x-forwarded-for", "198.18.0.7")
+                .header("user-agent", DESKTOP)
+                .send()
+                .await
+                .unwrap();
+            (reply.status(), reply.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    assert_eq!(click(capped).await.0, StatusCode::OK);
+    redis.kill().unwrap();
+    redis.wait().unwrap();
+    let (status, body) = click(open).await;
+    assert_eq!(status, StatusCode::OK, "an uncapped offer's click is answered without Redis: {body}");
+    let stored = app.stored_click(body["transaction_id"].as_str().unwrap()).await;
+    assert!(!stored.is_unique && stored.rejection.is_none(), "stored, accepted, not counted as unique");
+    let (status, body) = click(capped).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "a capped offer's click waits for its counters: {body}");
+    let ready = app.call(Method::GET, "/readyz", Auth::None, None).await;
+    assert_eq!(ready.status, StatusCode::OK, "still taking clicks: {}", ready.body);
+    assert_eq!(ready.body["status"], "degraded", "{}", ready.body);
+    assert_eq!(ready.body["checks"]["counters"], "unavailable", "{}", ready.body);
 }

@@ -537,6 +537,32 @@ async fn a_change_on_one_node_holds_on_another_within_two_seconds() {
     );
     assert!(p99 <= Duration::from_secs(2), "p99 {p99:?}");
 
+    // A key revoked on node 1 is refused by node 3 at once (no node keeps keys in memory).
+    let made: Value = cluster
+        .client
+        .post(format!("{first}/api/keys"))
+        .bearer_auth(ADMIN)
+        .json(&json!({"user_id": aff, "scopes": ["read:stats"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (key, secret) = (made["id"].as_i64().unwrap(), made["key"].as_str().unwrap().to_owned());
+    let me = |base: String, secret: String| {
+        let client = cluster.client.clone();
+        async move { client.get(format!("{base}/api/me")).bearer_auth(secret).send().await.unwrap().status() }
+    };
+    assert_eq!(me(third.clone(), secret.clone()).await, reqwest::StatusCode::OK);
+    let revoked = cluster.client.delete(format!("{first}/api/keys/{key}")).bearer_auth(ADMIN).send().await.unwrap();
+    assert!(revoked.status().is_success());
+    assert_eq!(
+        me(third.clone(), secret).await,
+        reqwest::StatusCode::UNAUTHORIZED,
+        "revoked on node 1, refused on node 3"
+    );
+
     // A payout: a conversion recorded on node 3 pays what node 1 set.
     cluster.patch(&first, &format!("/api/offers/{offer}"), json!({"status": "active", "payout": 7.25})).await;
     let started = Instant::now();

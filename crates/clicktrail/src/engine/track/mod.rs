@@ -255,10 +255,20 @@ impl Tracker {
         click.is_robot = agent.is_robot;
     }
 
-    /// Step 4, unique: first in the window for its visitor.
+    /// Step 4, unique: first in the window for its visitor. When the shared counters cannot
+    /// answer (Redis is down) the click still goes through, counted as not unique: a visitor
+    /// must never meet an error page because a tally is unavailable, and an unknown is not
+    /// counted as new. (Caps are different: a capped offer's click waits for the counters.)
     async fn mark_unique(&self, click: &mut Click) -> Result<(), StoreError> {
         click.is_unique =
-            self.counters.first_in_window(click.unique_key(), click.at, self.options.unique_window).await?;
+            match self.counters.first_in_window(click.unique_key(), click.at, self.options.unique_window).await {
+                Ok(first) => first,
+                Err(e) => {
+                    metrics::counter!("clicktrail_unique_check_failures_total").increment(1);
+                    warn_at_most_every_10s(&e);
+                    false
+                }
+            };
         Ok(())
     }
 
@@ -370,6 +380,21 @@ fn route(snapshot: &Snapshot, offer: Option<&Offer>, click: &mut Click) -> Outco
                 offer.and_then(|o| o.spec.fallback_url.clone()).or_else(|| snapshot.network.fallback_url.clone());
             fallback.map_or(Outcome::NotFound, |u| Outcome::Fallback(u.as_str().to_owned()))
         }
+    }
+}
+
+/// Logs a failed unique check, once in ten seconds at most (a Redis outage would otherwise
+/// log every click).
+fn warn_at_most_every_10s(error: &StoreError) {
+    static LAST: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(i64::MIN);
+    let now = chrono::Utc::now().timestamp();
+    let last = LAST.load(std::sync::atomic::Ordering::Relaxed);
+    if now.saturating_sub(last) >= 10
+        && LAST
+            .compare_exchange(last, now, std::sync::atomic::Ordering::Relaxed, std::sync::atomic::Ordering::Relaxed)
+            .is_ok()
+    {
+        tracing::warn!(%error, "the shared counters cannot tell unique clicks; counting clicks as not unique until they answer");
     }
 }
 
