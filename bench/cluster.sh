@@ -46,7 +46,7 @@ THREE="http://127.0.0.1:18080$THREE_PATH"
 
 # One oha run → "rps p50_ms p99_ms failures"
 load() {
-  oha --no-tui --output-format json -z "${SECS}s" -c "$CONNS" -r 0 --redirect 0 "$1" > "$WORK/oha.json"
+  oha --no-tui --output-format json -z "${SECS}s" -c "$CONNS" -r 0 "$1" > "$WORK/oha.json"
   python3 - "$WORK/oha.json" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
@@ -66,8 +66,8 @@ settle() {
   done
   sleep 1
 }
-oha --no-tui --output-format quiet -z 3s -c "$CONNS" -r 0 --redirect 0 "$ONE" >/dev/null 2>&1 || true
-oha --no-tui --output-format quiet -z 3s -c "$CONNS" -r 0 --redirect 0 "$THREE" >/dev/null 2>&1 || true
+oha --no-tui --output-format quiet -z 3s -c "$CONNS" -r 0 "$ONE" >/dev/null 2>&1 || true
+oha --no-tui --output-format quiet -z 3s -c "$CONNS" -r 0 "$THREE" >/dev/null 2>&1 || true
 settle 18091 18081 18082 18083
 
 echo "cores: $(nproc), $SECS s per run, $CONNS connections, $ROUNDS rounds" >&2

@@ -28,6 +28,9 @@ pub enum ErrorKind {
     MethodNotAllowed,
     /// The request body is larger than the server reads.
     TooLarge,
+    /// A storage backend does not answer (a database restarting, say): retry later. The
+    /// message is logged, not shown.
+    Unavailable,
     /// A fault on our side; the message is logged, not shown.
     Internal,
 }
@@ -95,6 +98,7 @@ impl From<StoreError> for Error {
                 field: Some(key.to_owned()),
             },
             StoreError::NotFound { kind, id } => Self::not_found(&kind.replace('_', " "), id),
+            StoreError::Backend(message) => Self::new(ErrorKind::Unavailable, message),
             other => Self::internal(other.to_string()),
         }
     }

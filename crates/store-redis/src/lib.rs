@@ -43,10 +43,13 @@ impl Redis {
             return Err(StoreError::Backend(format!("redis: the key prefix {namespace:?} must be a plain word")));
         }
         let client = redis::Client::open(url).map_err(backend)?;
+        // Fail fast while Redis is away: a click that needs it must not hang on reconnects
+        // (it waits for at most one retry, 100 ms later); the manager keeps reconnecting.
         let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(std::time::Duration::from_secs(5)))
-            .set_response_timeout(Some(std::time::Duration::from_secs(5)))
-            .set_number_of_retries(3);
+            .set_connection_timeout(Some(std::time::Duration::from_millis(500)))
+            .set_response_timeout(Some(std::time::Duration::from_secs(2)))
+            .set_number_of_retries(1)
+            .set_max_delay(std::time::Duration::from_millis(100));
         let connection = ConnectionManager::new_with_config(client, config).await.map_err(backend)?;
         Ok(Self { connection, namespace: namespace.to_owned() })
     }

@@ -7,6 +7,7 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
+use clicktrail_store::StoreError;
 use serde_json::json;
 
 use crate::app::AppState;
@@ -33,15 +34,26 @@ async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
+/// A readiness check's outcome, a hang after 500 ms read as down.
+async fn within(check: impl std::future::Future<Output = Result<(), StoreError>>) -> Result<(), StoreError> {
+    tokio::time::timeout(std::time::Duration::from_millis(500), check)
+        .await
+        .unwrap_or_else(|_| Err(StoreError::Backend("no answer within 500 ms".into())))
+}
+
 /// 200 when this node should get traffic: the server has started (migrations ran, every
 /// backend connected and the catalog loaded before it listened), the event writer takes events
 /// and no shutdown is under way — `ready` when every backend answers, `degraded` when one does
 /// not; else 503. Each check is named either way.
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let verdict = |ok: bool| if ok { "ok" } else { "unavailable" };
-    let config = state.config.store().ping().await;
-    let events = state.tracker.ping_events().await;
-    let counters = state.counters.generation().await.map(drop);
+    // Each check at once, each given half a second: a backend that hangs reads as down, and a
+    // balancer's health check (HAProxy's `timeout check`) gets its answer in time.
+    let (config, events, counters) = tokio::join!(
+        within(state.config.store().ping()),
+        within(state.tracker.ping_events()),
+        within(async { state.counters.generation().await.map(drop) }),
+    );
     for (name, outcome) in [
         ("configuration store", config.as_ref().err().map(ToString::to_string)),
         ("event store", events.as_ref().err().map(ToString::to_string)),

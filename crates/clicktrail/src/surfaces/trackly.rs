@@ -42,6 +42,7 @@ impl IntoResponse for CError {
             ErrorKind::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ErrorKind::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ErrorKind::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            ErrorKind::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable"),
             ErrorKind::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "server_error"),
         };
         (status, Json(json!({"error": code, "message": public_message(&self.0)}))).into_response()

@@ -29,6 +29,7 @@ pub fn status_and_code(kind: ErrorKind) -> (StatusCode, &'static str) {
         ErrorKind::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "RATE_LIMIT_EXCEEDED"),
         ErrorKind::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED"),
         ErrorKind::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"),
+        ErrorKind::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE"),
         ErrorKind::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR"),
     }
 }
@@ -38,6 +39,9 @@ pub fn public_message(e: &Error) -> String {
     if e.kind == ErrorKind::Internal {
         tracing::error!(error = %e.message, "internal error");
         "Something went wrong on our side; retry with exponential backoff.".to_owned()
+    } else if e.kind == ErrorKind::Unavailable {
+        tracing::error!(error = %e.message, "a storage backend is unavailable");
+        "A storage backend is unavailable; retry with exponential backoff.".to_owned()
     } else {
         e.message.clone()
     }

@@ -144,6 +144,7 @@ defaults
     timeout connect 500ms
     timeout client 30s
     timeout server 30s
+    timeout check 1s
     retries 3
     retry-on conn-failure
     option redispatch

@@ -118,6 +118,7 @@ impl IntoResponse for PanelError {
             ErrorKind::Invalid => "Not valid",
             ErrorKind::RateLimited => "Too many attempts",
             ErrorKind::Internal => "Something went wrong",
+            ErrorKind::Unavailable => "Temporarily unavailable",
             _ => "Cannot do that",
         };
         let page = ErrorPage {
