@@ -177,9 +177,19 @@ impl ClickHouseEvents {
         Ok(out)
     }
 
-    /// Whether the server answers.
+    /// Whether every server holding rows answers (in a cluster, each shard: writes through a
+    /// `Distributed` table wait for all of them), naming the first that does not.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        self.server.execute("SELECT 1").await.map(drop)
+        for (n, shard) in self.shards.iter().enumerate() {
+            if let Err(e) = shard.execute("SELECT 1").await {
+                return Err(if self.shards.len() > 1 {
+                    StoreError::Backend(format!("clickhouse shard {} of {}: {e}", n + 1, self.shards.len()))
+                } else {
+                    e
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Inserts one table's rows of a batch, retrying on failure; before each retry it counts
