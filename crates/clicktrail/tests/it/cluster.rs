@@ -361,7 +361,7 @@ fn admitted(answers: &[Value]) -> usize {
 /// over the cap.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn click_caps_admit_exactly_the_cap_across_three_nodes() {
-    let cluster = Cluster::start("default").await;
+    let mut cluster = Cluster::start("default").await;
     let mut affs = Vec::new();
     for i in 0..4 {
         affs.push(cluster.create("/api/affiliates", json!({"name": format!("Pub {i}")})).await);
@@ -388,6 +388,19 @@ async fn click_caps_admit_exactly_the_cap_across_three_nodes() {
             assert!(got <= 12, "run {run}: affiliate {a} took {got}, over its cap of 12");
         }
         assert_eq!(admitted(&answers[&(single, affs[0])]), 9, "run {run}: the affiliate cap of 9 admits exactly 9");
+        if run == 10 {
+            // A node restarted with the caps full re-seeds them from the stored clicks without
+            // adding to them: nothing more is admitted, on any node.
+            cluster.kill(1);
+            cluster.restart(1).await;
+            cluster.wait_balanced().await;
+            let again = flood(&cluster, &pairs, 6, 5).await;
+            assert_eq!(
+                admitted(&again.into_values().flatten().collect::<Vec<_>>()),
+                0,
+                "after a restart the caps are still full"
+            );
+        }
         for answer in answers.values().flatten().filter(|a| a.get("error_code").is_some()) {
             assert_eq!(
                 answer["error_code"],
