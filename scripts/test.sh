@@ -7,7 +7,7 @@
 # Debian's clickhouse-server (two servers started on ports 18123/18124, TEST_CLICKHOUSE_SERVER
 # points elsewhere) and PyPI's chdb (current ClickHouse, which replays the statements),
 # Debian's chromium and chromium-driver
-# (the panel's browser tests), PHP's command line (Debian's php-cli), the oracle of the time-expression tests (docs/TIME-EXPRESSIONS.md), and Python's
+# (the panel's browser tests), Debian's haproxy (the three-node cluster tests), PHP's command line (Debian's php-cli), the oracle of the time-expression tests (docs/TIME-EXPRESSIONS.md), and Python's
 # openapi-spec-validator and schemathesis (PyPI), which check the served OpenAPI document and
 # fuzz the native API against it (schemathesis.toml). No variable set
 # here may start with CLICKTRAIL_: the server reads those as settings and refuses unknown ones.
