@@ -491,7 +491,11 @@ fn other_routes() -> Vec<(String, Value)> {
         ),
         (
             "/p".into(),
-            json!({"get": operation("postback", "The conversion pixel: reads the click cookie; a 1×1 GIF", postback_params, json!({"200": {"description": "image/gif", "content": {"image/gif": {}}}}))}),
+            json!({"get": operation("postback", "The conversion pixel: the click id passed (`click_id`/`transaction_id`), else the click cookie; a 1×1 GIF", postback_params.clone(), json!({"200": {"description": "image/gif", "content": {"image/gif": {}}}}))}),
+        ),
+        (
+            "/p/iframe".into(),
+            json!({"get": operation("postback", "The conversion pixel for an iframe: the same, answering an empty HTML page", postback_params, json!({"200": {"description": "text/html", "content": {"text/html": {}}}}))}),
         ),
         (
             "/api/v1.2/admin/offerStats/{startTime}/{endTime}/".into(),

@@ -369,6 +369,53 @@ async fn coupons_and_the_pixel_attribute_conversions() {
     assert_eq!(list["data"][0]["txid"], "PX1");
 }
 
+/// The pixel takes the click id from the page (the advertiser's first-party cookie or URL)
+/// when no cookie of ours reaches it, in an image or an iframe; an explicit id wins over the
+/// cookie; on an HTTPS tracking domain the click cookie is `SameSite=None; Secure`, so a
+/// cross-site image still carries it where third-party cookies are allowed.
+#[tokio::test]
+async fn the_pixel_takes_an_explicit_click_id_and_has_an_iframe_form() {
+    let app = app().await;
+    let (aff, _) = affiliate(&app).await;
+    let offer = app.create_id("/api/offers", offer_body("O", json!({}))).await;
+    let first = click(&app, offer, aff, "sub1=a").await;
+    let second = click(&app, offer, aff, "sub1=b").await;
+    let px = app.raw.get(format!("{}/p?offer_id={offer}&click_id={first}&txid=IMG", app.base)).send().await.unwrap();
+    assert_eq!(px.headers()["content-type"], "image/gif");
+    let frame = app
+        .raw
+        .get(format!("{}/p/iframe?offer_id={offer}&transaction_id={second}&txid=FRAME", app.base))
+        .header("cookie", format!("ct_{offer}={first}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(frame.status(), StatusCode::OK);
+    assert_eq!(frame.headers()["content-type"], "text/html; charset=utf-8");
+    let list = app.get(&format!("/api/conversions?offer_id={offer}"), ADMIN_KEY).await.body;
+    let by_txid = |txid: &str| {
+        list["data"].as_array().unwrap().iter().find(|c| c["txid"] == txid).unwrap()["click_id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(by_txid("IMG"), first, "the image pixel's explicit click id");
+    assert_eq!(by_txid("FRAME"), second, "the page's id wins over the cookie");
+    // A junk id is not a click: nothing recorded, and still a page, never an error.
+    let junk = app.raw.get(format!("{}/p/iframe?offer_id={offer}&click_id=nothex", app.base)).send().await.unwrap();
+    assert_eq!(junk.status(), StatusCode::OK);
+    assert_eq!(app.get(&format!("/api/conversions?offer_id={offer}"), ADMIN_KEY).await.body["meta"]["total"], 2);
+
+    // HTTPS: SameSite=None; Secure. (Plain HTTP keeps Lax: browsers drop None without Secure.)
+    let r = app.raw.get(format!("{}/c/{offer}/{aff}", app.base)).header("user-agent", UA).send().await.unwrap();
+    let plain = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(plain.contains("SameSite=Lax") && !plain.contains("Secure"), "{plain}");
+    let patched = app.patch("/api/network", ADMIN_KEY, json!({"tracking_base_url": "https://track.example"})).await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
+    let r = app.raw.get(format!("{}/c/{offer}/{aff}", app.base)).header("user-agent", UA).send().await.unwrap();
+    let secure = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(secure.contains("; HttpOnly; SameSite=None; Secure"), "{secure}");
+}
+
 /// A network whose affiliate's postbacks go to an address nothing listens on yet: the address,
 /// the app, the affiliate and an offer.
 async fn postbacks_to_a_closed_port() -> (std::net::SocketAddr, TestApp, i64, i64) {

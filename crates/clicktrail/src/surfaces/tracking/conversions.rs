@@ -19,7 +19,10 @@ use crate::transport::extract::RawBody;
 
 /// The routes (not part of the native API document).
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/postback", get(postback_get).post(postback_post)).route("/p", get(pixel))
+    Router::new()
+        .route("/postback", get(postback_get).post(postback_post))
+        .route("/p", get(pixel))
+        .route("/p/iframe", get(iframe_pixel))
 }
 
 fn pairs(raw: &[u8]) -> Vec<(String, String)> {
@@ -80,35 +83,59 @@ async fn postback_post(
     receive(&state, Inbound::from_pairs(&all), source_ip(&state, peer, &headers)).await
 }
 
-/// The conversion pixel: the click id comes from the cookie set at click time.
+/// The conversion pixel, an image: the click id is the one the page passes (`click_id` or
+/// `transaction_id`, from a first-party cookie or the landing page's URL), else the one in the
+/// click cookie of the offer (`ct_{offer_id}`, set at click time — sent with a cross-site
+/// image only where the browser still allows third-party cookies). Always a GIF: a page's
+/// image never shows an error.
 async fn pixel(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
+    record_pixel(&state, peer, &headers, raw).await;
+    ([(CONTENT_TYPE, "image/gif"), (CACHE_CONTROL, "no-store, no-cache, must-revalidate")], PIXEL_GIF).into_response()
+}
+
+/// The same pixel as an empty HTML page, for networks whose advertisers place an `<iframe>`.
+async fn iframe_pixel(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    record_pixel(&state, peer, &headers, raw).await;
+    (
+        [(CONTENT_TYPE, "text/html; charset=utf-8"), (CACHE_CONTROL, "no-store, no-cache, must-revalidate")],
+        "<!doctype html><title>Clicktrail</title>",
+    )
+        .into_response()
+}
+
+/// Records the conversion a pixel reports, if it names a click; logs why not otherwise.
+async fn record_pixel(state: &AppState, peer: SocketAddr, headers: &HeaderMap, raw: Option<String>) {
     let mut params = pairs(raw.unwrap_or_default().as_bytes());
     let offer = params.iter().find(|(k, _)| k == "offer_id").map(|(_, v)| v.clone()).unwrap_or_default();
-    let cookie_name = format!("ct_{offer}");
-    let click = headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(k, _)| *k == cookie_name)
-        .map(|(_, v)| v.to_owned());
-    match click {
-        Some(id) => {
-            params.retain(|(k, _)| k != "click_id" && k != "transaction_id");
-            params.push(("click_id".into(), id));
-            if let Err(e) =
-                state.conversions.receive(Inbound::from_pairs(&params), source_ip(&state, peer, &headers)).await
-            {
-                tracing::info!(error = %e.message, offer = %offer, "conversion pixel not recorded");
-            }
-        }
-        None => tracing::info!(offer = %offer, "conversion pixel without a click cookie"),
+    let named = params.iter().any(|(k, v)| (k == "click_id" || k == "transaction_id") && !v.trim().is_empty());
+    if !named {
+        let cookie_name = format!("ct_{offer}");
+        let cookie = headers
+            .get_all(COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|c| c.trim().split_once('='))
+            .find(|(k, _)| *k == cookie_name)
+            .map(|(_, v)| v.to_owned());
+        let Some(id) = cookie else {
+            tracing::info!(offer = %offer, "conversion pixel without a click id or a click cookie");
+            return;
+        };
+        params.retain(|(k, _)| k != "click_id" && k != "transaction_id");
+        params.push(("click_id".into(), id));
     }
-    ([(CONTENT_TYPE, "image/gif"), (CACHE_CONTROL, "no-store, no-cache, must-revalidate")], PIXEL_GIF).into_response()
+    if let Err(e) = state.conversions.receive(Inbound::from_pairs(&params), source_ip(state, peer, headers)).await {
+        tracing::info!(error = %e.message, offer = %offer, "conversion pixel not recorded");
+    }
 }

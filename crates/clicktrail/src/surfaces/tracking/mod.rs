@@ -124,12 +124,15 @@ fn click_cookie(state: &AppState, tracked: &Tracked) -> Option<HeaderValue> {
     }
     let snapshot = state.tracker.snapshots().snapshot();
     let secure = snapshot.network.tracking_base_url.as_ref().is_some_and(|u| u.url().scheme() == "https");
+    // On HTTPS the cookie is `SameSite=None; Secure`: the conversion pixel is an image on the
+    // advertiser's site, and a browser sends a `Lax` cookie with no cross-site image. Plain
+    // HTTP cannot carry `SameSite=None` (browsers drop it without `Secure`), so it stays `Lax`.
     let cookie = format!(
-        "ct_{}={}; Max-Age={}; Path=/; HttpOnly; SameSite=Lax{}",
+        "ct_{}={}; Max-Age={}; Path=/; HttpOnly; {}",
         tracked.offer_id,
         tracked.click_id,
         u32::from(tracked.cookie_days) * 86_400,
-        if secure { "; Secure" } else { "" }
+        if secure { "SameSite=None; Secure" } else { "SameSite=Lax" }
     );
     HeaderValue::from_str(&cookie).ok()
 }
