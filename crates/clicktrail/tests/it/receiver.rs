@@ -35,6 +35,8 @@ struct Script {
     received: Vec<Received>,
     /// Statuses to answer, in order; 200 once they run out.
     answers: Vec<u16>,
+    /// How long each answer waits after the request is recorded.
+    delay: Duration,
 }
 
 /// The receiver.
@@ -50,9 +52,12 @@ async fn record(
     RawQuery(q): RawQuery,
     headers: HeaderMap,
 ) -> StatusCode {
-    let mut s = script.lock().unwrap();
-    s.received.push(Received { path: uri.path().to_owned(), query: q.unwrap_or_default(), headers });
-    let code = if s.answers.is_empty() { 200 } else { s.answers.remove(0) };
+    let (code, delay) = {
+        let mut s = script.lock().unwrap();
+        s.received.push(Received { path: uri.path().to_owned(), query: q.unwrap_or_default(), headers });
+        (if s.answers.is_empty() { 200 } else { s.answers.remove(0) }, s.delay)
+    };
+    tokio::time::sleep(delay).await;
     StatusCode::from_u16(code).unwrap()
 }
 
@@ -77,6 +82,11 @@ impl Receiver {
     /// Answers these statuses first.
     pub fn answer(&self, codes: &[u16]) {
         self.script.lock().unwrap().answers.extend_from_slice(codes);
+    }
+
+    /// Answers each request `delay` after recording it (deliveries stay in flight that long).
+    pub fn slow(&self, delay: Duration) {
+        self.script.lock().unwrap().delay = delay;
     }
 
     /// Everything received so far.
