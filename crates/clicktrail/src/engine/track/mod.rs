@@ -453,12 +453,30 @@ fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// Removes raw events past the network's retention, hourly.
+/// Whether this node takes the hour's turn at `job`: the first node to count it in the shared
+/// counters does (the count expires after two hours), so several nodes do hourly work once an
+/// hour between them. A node that dies mid-job leaves it to the next hour's taker (the jobs are
+/// idempotent: "older than", "not yet"). Counters that cannot answer let the node go ahead.
+pub async fn takes_the_hour(counters: &dyn SharedCounters, job: &str, now: chrono::DateTime<Utc>) -> bool {
+    let hour = now.timestamp().div_euclid(3600);
+    match counters.add(&format!("turn:{job}:{hour}"), 1, now + Duration::hours(2)).await {
+        Ok(n) => n == 1,
+        Err(e) => {
+            tracing::warn!(error = %e, job, "cannot take the hourly turn; doing the work");
+            true
+        }
+    }
+}
+
+/// Removes raw events past the network's retention, hourly: one node of several each hour.
 pub fn spawn_retention(catalog_owner: Arc<Tracker>, events: Arc<dyn EventStore>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
         loop {
             every.tick().await;
+            if !takes_the_hour(catalog_owner.counters.as_ref(), "retention", Utc::now()).await {
+                continue;
+            }
             let days = catalog_owner.snapshots.snapshot().network.raw_click_retention_days;
             let cutoff = Utc::now() - Duration::days(i64::from(days));
             match events.purge_before(cutoff).await {
@@ -473,6 +491,16 @@ pub fn spawn_retention(catalog_owner: Arc<Tracker>, events: Arc<dyn EventStore>)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn one_node_takes_each_hour() {
+        let counters = clicktrail_store::MemoryCounters::default();
+        let at = Utc::now();
+        assert!(takes_the_hour(&counters, "retention", at).await, "the first node of the hour");
+        assert!(!takes_the_hour(&counters, "retention", at).await, "a second node the same hour");
+        assert!(takes_the_hour(&counters, "other", at).await, "another job is another turn");
+        assert!(takes_the_hour(&counters, "retention", at + Duration::hours(1)).await, "the next hour");
+    }
 
     #[test]
     fn forwarded_for_only_behind_trusted_proxies() {
