@@ -35,18 +35,9 @@ ADMIN=bench-admin-key-0123456789
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_up() { for _ in $(seq 200); do curl -fs -o /dev/null "$1" && return 0; sleep 0.05; done; echo "server at $1 did not start" >&2; exit 1; }
-# One oha run → "rps p50_ms p99_ms failures"
-load() {
-  oha --no-tui --output-format json -z "${SECS}s" -c "$CONNS" -r 0 "$@" > "$WORK/oha.json"
-  python3 - "$WORK/oha.json" <<'PY'
-import json, sys
-d = json.load(open(sys.argv[1]))
-s, p = d["summary"], d["latencyPercentiles"]
-codes = d.get("statusCodeDistribution", {})
-bad = sum(v for k, v in codes.items() if not (k.startswith("2") or k.startswith("3")))
-print(f'{s["requestsPerSec"]:.0f} {p["p50"]*1000:.3f} {p["p99"]*1000:.3f} {bad}')
-PY
-}
+# load URL: one oha run (bench/oha.sh).
+# shellcheck source=bench/oha.sh
+source bench/oha.sh
 warm() { oha --no-tui --output-format quiet -z 3s -c "$CONNS" -r 0 "$1" >/dev/null 2>&1 || true; }
 # Waits until a server's event buffer is empty (its writer kept up), then a moment more.
 settle() {

@@ -44,18 +44,9 @@ ONE="http://127.0.0.1:18091$ONE_PATH"
 ONE_LB="http://127.0.0.1:18090$ONE_PATH"
 THREE="http://127.0.0.1:18080$THREE_PATH"
 
-# One oha run → "rps p50_ms p99_ms failures"
-load() {
-  oha --no-tui --output-format json -z "${SECS}s" -c "$CONNS" -r 0 "$1" > "$WORK/oha.json"
-  python3 - "$WORK/oha.json" <<'PY'
-import json, sys
-d = json.load(open(sys.argv[1]))
-s, p = d["summary"], d["latencyPercentiles"]
-codes = d.get("statusCodeDistribution", {})
-bad = sum(v for k, v in codes.items() if not (k.startswith("2") or k.startswith("3")))
-print(f'{s["requestsPerSec"]:.0f} {p["p50"]*1000:.3f} {p["p99"]*1000:.3f} {bad}')
-PY
-}
+# load URL: one oha run (bench/oha.sh).
+# shellcheck source=bench/oha.sh
+source bench/oha.sh
 # Waits until every node of a cluster has written what it buffered.
 settle() {
   for port in "$@"; do

@@ -91,31 +91,11 @@ up "http://127.0.0.1:$((PORT + 1))"
 for n in $(seq 2 "$NODES"); do start_node "$n"; done
 for n in $(seq 2 "$NODES"); do up "http://127.0.0.1:$((PORT + n))"; done
 
-# Retries only when no connection was made, so no request reaches two nodes; a node that stops
-# answering /readyz leaves the rotation within 400 ms.
-cat > "$DIR/haproxy.cfg" <<EOF
-global
-    maxconn 8192
-defaults
-    mode http
-    timeout connect 500ms
-    timeout client 30s
-    timeout server 30s
-    timeout check 1s
-    retries 3
-    retry-on conn-failure
-    option redispatch
-    option forwardfor
-frontend clicks
-    bind 127.0.0.1:$PORT
-    default_backend nodes
-backend nodes
-    balance roundrobin
-    option httpchk GET /readyz
-    http-check expect status 200
-    default-server inter 200ms fall 2 rise 2
-$servers
-EOF
+# The balancer's settings are the cluster tests' own (scripts/haproxy.cfg.in).
+cfg=$(<scripts/haproxy.cfg.in)
+cfg=${cfg//@PORT@/$PORT}
+cfg=${cfg//@SERVERS@/$servers}
+printf '%s\n' "${cfg//@EXTRA@/}" > "$DIR/haproxy.cfg"
 haproxy -db -f "$DIR/haproxy.cfg" > "$DIR/haproxy.log" 2>&1 &
 echo $! > "$DIR/haproxy.pid"
 up "http://127.0.0.1:$PORT"

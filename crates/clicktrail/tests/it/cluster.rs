@@ -134,36 +134,16 @@ rate_limit_burst = 1000000
     )
 }
 
+/// The balancer's settings: `scripts/haproxy.cfg.in`, as `scripts/cluster.sh` fills it, with
+/// one connection to a node per request (a node killed mid-load must never leave the balancer
+/// a kept-alive connection to send the next request down).
 fn haproxy_config(port: u16, nodes: &[u16]) -> String {
     let servers: String =
         nodes.iter().enumerate().map(|(i, p)| format!("    server node{} 127.0.0.1:{p} check\n", i + 1)).collect();
-    // Retries only when no connection was made: a request a node received is never sent to a
-    // second one (that could count a click twice); a node that stops answering `/readyz` is
-    // taken out of the rotation within 400 ms.
-    format!(
-        "global
-    maxconn 4096
-defaults
-    mode http
-    timeout connect 500ms
-    timeout client 30s
-    timeout server 30s
-    timeout check 1s
-    retries 3
-    retry-on conn-failure
-    option redispatch
-    option forwardfor
-    option http-server-close
-frontend clicks
-    bind 127.0.0.1:{port}
-    default_backend nodes
-backend nodes
-    balance roundrobin
-    option httpchk GET /readyz
-    http-check expect status 200
-    default-server inter 200ms fall 2 rise 2
-{servers}"
-    )
+    include_str!("../../../../scripts/haproxy.cfg.in")
+        .replace("@PORT@", &port.to_string())
+        .replace("@SERVERS@", &servers)
+        .replace("@EXTRA@", "    option http-server-close")
 }
 
 impl Cluster {
@@ -251,10 +231,10 @@ impl Cluster {
         wait_ready(&self.client, &self.nodes[n].base()).await;
     }
 
-    pub async fn create(&self, path: &str, body: Value) -> i64 {
-        let r: Value = self
-            .client
-            .post(format!("{}{path}", self.base))
+    /// A `POST` as admin to `base`; the answer.
+    pub async fn post(&self, base: &str, path: &str, body: Value) -> Value {
+        self.client
+            .post(format!("{base}{path}"))
             .bearer_auth(ADMIN)
             .json(&body)
             .send()
@@ -262,7 +242,12 @@ impl Cluster {
             .unwrap()
             .json()
             .await
-            .unwrap();
+            .unwrap()
+    }
+
+    /// A record made through the balancer; its id.
+    pub async fn create(&self, path: &str, body: Value) -> i64 {
+        let r = self.post(&self.base, path, body).await;
         r["id"].as_i64().unwrap_or_else(|| panic!("{path}: {r}"))
     }
 
@@ -556,17 +541,7 @@ async fn a_change_on_one_node_holds_on_another_within_two_seconds() {
     assert!(p99 <= Duration::from_secs(2), "p99 {p99:?}");
 
     // A key revoked on node 1 is refused by node 3 at once (no node keeps keys in memory).
-    let made: Value = cluster
-        .client
-        .post(format!("{first}/api/keys"))
-        .bearer_auth(ADMIN)
-        .json(&json!({"user_id": aff, "scopes": ["read:stats"]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let made = cluster.post(&first, "/api/keys", json!({"user_id": aff, "scopes": ["read:stats"]})).await;
     let (key, secret) = (made["id"].as_i64().unwrap(), made["key"].as_str().unwrap().to_owned());
     let me = |base: String, secret: String| {
         let client = cluster.client.clone();
@@ -644,12 +619,7 @@ async fn postbacks_from_every_node_arrive_while_a_node_dies() {
             cluster.kill(0);
         }
     }
-    let received = rx.wait_for(30, Duration::from_secs(60)).await;
-    let mut by_conversion: BTreeMap<i64, usize> = BTreeMap::new();
-    for r in &received {
-        let c: i64 = r.query.trim_start_matches("c=").parse().unwrap();
-        *by_conversion.entry(c).or_default() += 1;
-    }
+    rx.wait_for(30, Duration::from_secs(60)).await;
     // Every log ends delivered: the killed node's leases run out (30 s) and another node sends.
     let deadline = Instant::now() + Duration::from_secs(90);
     for c in &conversions {
@@ -663,10 +633,12 @@ async fn postbacks_from_every_node_arrive_while_a_node_dies() {
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
     }
+    // What arrived, counted once every log is final.
     let received = rx.received();
+    let mut by_conversion: BTreeMap<i64, usize> = BTreeMap::new();
     for r in &received {
         let c: i64 = r.query.trim_start_matches("c=").parse().unwrap();
-        by_conversion.insert(c, received.iter().filter(|x| x.query == r.query).count());
+        *by_conversion.entry(c).or_default() += 1;
     }
     for c in &conversions {
         assert!(by_conversion.contains_key(c), "conversion {c}'s postback never arrived: {by_conversion:?}");
