@@ -59,7 +59,7 @@ while True:
     con = sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True)
     marks = con.execute("SELECT through FROM rollup_marks").fetchall()
     con.close()
-    if len(marks) == 9 and min(m for (m,) in marks) >= (time.time() - 3600) * 1000:
+    if len(marks) == 10 and min(m for (m,) in marks) >= (time.time() - 3600) * 1000:
         break
     if time.time() > deadline:
         sys.exit("the rollups did not fold within 30 minutes")

@@ -22,6 +22,7 @@ pub const EVENT_MIGRATIONS: &[(&str, &str)] = &[
     ("events_0003", include_str!("migrations/events_0003.sql")),
     ("events_0004", include_str!("migrations/events_0004.sql")),
     ("events_0005", include_str!("migrations/events_0005.sql")),
+    ("events_0006", include_str!("migrations/events_0006.sql")),
 ];
 
 /// Applies the configuration migrations the database has not seen; returns their names.

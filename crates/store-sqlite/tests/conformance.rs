@@ -190,10 +190,16 @@ mod upgrades {
         let events = SqliteEvents::open(dir.path()).expect("events store");
         let clicks = (0..40).map(|i| sample_click(at(1) + Duration::minutes(i * 17), i as u8, 1 + i % 2, 3)).collect();
         events.append(Arc::new(EventBatch { clicks, impressions: Vec::new() })).await.expect("append");
-        let before: Vec<_> = [vec![Dimension::Offer], vec![Dimension::Country], vec![Dimension::Sub(2)]]
-            .into_iter()
-            .map(query)
-            .collect();
+        let before: Vec<_> = [
+            vec![Dimension::Offer],
+            vec![Dimension::Country],
+            vec![Dimension::Sub(2)],
+            vec![Dimension::Country, Dimension::Sub(0)],
+            vec![Dimension::Sub(0), Dimension::Sub(2)],
+        ]
+        .into_iter()
+        .map(query)
+        .collect();
         // Sums per key (how many tallies carry them depends on which rollups were folded).
         let merged = |t: clicktrail_store::Tallies| {
             let mut m: std::collections::BTreeMap<Vec<Key>, clicktrail_domain::report::Totals> = Default::default();
@@ -213,7 +219,7 @@ mod upgrades {
             "DELETE FROM rollup_marks; DELETE FROM rollup_offer_hours; DELETE FROM rollup_offer_days;
              DELETE FROM rollup_days; DELETE FROM rollup_field_days; DELETE FROM rollup_net_hours;
              DELETE FROM rollup_net_days; DELETE FROM rollup_key_days; DELETE FROM rollup_net_full_days;
-             DELETE FROM rollup_net_field_days;",
+             DELETE FROM rollup_net_field_days; DELETE FROM rollup_net_pair_days;",
         )
         .expect("unfold");
         drop(conn);
@@ -240,7 +246,10 @@ mod upgrades {
             .prepare("SELECT name FROM rollup_marks ORDER BY name")
             .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
             .expect("marks");
-        assert_eq!(names, ["facets", "fields", "full", "keys", "net_full", "net_subs", "network", "offer", "subs"]);
+        assert_eq!(
+            names,
+            ["facets", "fields", "full", "keys", "net_full", "net_pairs", "net_subs", "network", "offer", "subs"]
+        );
         let browsers: i64 = conn
             .query_row("SELECT count(*) FROM rollup_field_days WHERE field = 16 AND value = 'Safari'", [], |r| r.get(0))
             .expect("facet rows");

@@ -150,6 +150,9 @@ enum Cube {
     NetFull,
     /// One sub-id without offer or affiliate: `rollup_net_field_days`.
     NetField(u8),
+    /// A sub-id and one more field (source, country, device, OS or a later sub-id) without
+    /// offer or affiliate: `rollup_net_pair_days` of the pair, the first field in `value`.
+    NetPair(u8, Dimension, Dimension),
 }
 
 impl Cube {
@@ -166,6 +169,12 @@ impl Cube {
             && let Some(code) = tally::field_code(*only)
         {
             Cube::NetField(code)
+        } else if let [a, b] = fields.as_slice()
+            && let (Some(code_a), Some(code_b)) = (tally::field_code(*a), tally::field_code(*b))
+            && let Some(pair) = fold::pair_code(code_a, code_b)
+        {
+            let (first, second) = if code_a < code_b { (*a, *b) } else { (*b, *a) };
+            Cube::NetPair(pair, first, second)
         } else if others.is_empty() {
             Cube::Offer
         } else if let [only] = others.as_slice()
@@ -230,6 +239,11 @@ impl Cube {
                 from: "rollup_net_field_days",
                 condition: format!("field = {code}"),
             }],
+            Cube::NetPair(pair, ..) => vec![Table {
+                grain: Grain { seconds: 86_400, filled_to_ms: filled(Fold::NetPairs) },
+                from: "rollup_net_pair_days",
+                condition: format!("pair = {pair}"),
+            }],
             Cube::Keys => vec![Table {
                 grain: Grain { seconds: 86_400, filled_to_ms: filled(Fold::Keys) },
                 from: "rollup_key_days",
@@ -269,10 +283,13 @@ pub(crate) fn traffic_tally(conn: &Connection, query: &TallyQuery) -> Result<Tal
         query,
         &tables,
         |table, piece, out| {
-            // In `rollup_field_days` and `rollup_net_field_days` the one extra field is in `value`.
+            // In `rollup_field_days` and `rollup_net_field_days` the one extra field is in `value`;
+            // in `rollup_net_pair_days` the pair's in `value` and `value2`.
             let rollup_column = |d: Dimension| match cube {
                 Cube::Field(field, _) if d == field && table.from == "rollup_field_days" => Some("value".to_owned()),
                 Cube::NetField(_) if matches!(d, Dimension::Sub(_)) => Some("value".to_owned()),
+                Cube::NetPair(_, first, _) if d == first => Some("value".to_owned()),
+                Cube::NetPair(_, _, second) if d == second => Some("value2".to_owned()),
                 // Every field has its raw column's name there.
                 Cube::Keys => raw_column(d),
                 _ => rollup_column(d),

@@ -6,6 +6,10 @@
 //! before a mark to that fold's tables in the same transaction as the event itself. A report
 //! reads a fold's tables up to its mark and finer data after it, so every event counts once.
 
+mod pairs;
+
+pub(crate) use pairs::pair_code;
+
 use chrono::Utc;
 use clicktrail_domain::report::Dimension;
 use clicktrail_store::StoreError;
@@ -48,12 +52,14 @@ pub(crate) enum Fold {
     NetFull,
     /// `rollup_net_field_days`, from raw clicks and impressions.
     NetSubs,
+    /// `rollup_net_pair_days`, from raw clicks and impressions ([`pairs`]).
+    NetPairs,
 }
 
 /// Each fold's mark (unix milliseconds), in the order of [`Fold::ALL`]; `None` for a fold not
 /// yet started.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Marks([Option<i64>; 9]);
+pub(crate) struct Marks([Option<i64>; Fold::ALL.len()]);
 
 impl Marks {
     /// The mark of one fold.
@@ -63,7 +69,7 @@ impl Marks {
 }
 
 impl Fold {
-    pub(crate) const ALL: [Fold; 9] = [
+    pub(crate) const ALL: [Fold; 10] = [
         Fold::Offer,
         Fold::Full,
         Fold::Fields,
@@ -73,6 +79,7 @@ impl Fold {
         Fold::Facets,
         Fold::NetFull,
         Fold::NetSubs,
+        Fold::NetPairs,
     ];
 
     fn name(self) -> &'static str {
@@ -86,12 +93,13 @@ impl Fold {
             Self::Facets => "facets",
             Self::NetFull => "net_full",
             Self::NetSubs => "net_subs",
+            Self::NetPairs => "net_pairs",
         }
     }
 
     /// Whether it folds raw events (else the 15-minute rollups).
     fn reads_raw(self) -> bool {
-        matches!(self, Self::Subs | Self::Keys | Self::Facets | Self::NetSubs)
+        matches!(self, Self::Subs | Self::Keys | Self::Facets | Self::NetSubs | Self::NetPairs)
     }
 
     fn targets(self) -> Vec<Target> {
@@ -110,6 +118,8 @@ impl Fold {
             "sub5",
         ];
         match self {
+            // Folded in Rust from one read of the raw rows (`fold_raw`).
+            Self::NetPairs => Vec::new(),
             Self::Network => vec![
                 Target { table: "rollup_net_hours", grain: 3_600, keys: &["offer_id"], field: None },
                 Target { table: "rollup_net_days", grain: 86_400, keys: &["offer_id"], field: None },
@@ -146,6 +156,9 @@ impl Fold {
     /// Folds the raw clicks and impressions that match their conditions (placeholders `?1`,
     /// `?2`) into this fold's tables.
     fn fold_raw(self, tx: &Transaction<'_>, clicks: Raw<'_>, impressions: Raw<'_>) -> Result<(), StoreError> {
+        if self == Self::NetPairs {
+            return pairs::fold(tx, clicks, impressions);
+        }
         for target in self.targets() {
             for (i, sql) in target.raw_sql(clicks.0, impressions.0).iter().enumerate() {
                 let args = if i == 0 { &clicks.1 } else { &impressions.1 };
@@ -178,7 +191,7 @@ fn field_days(
 }
 
 /// Raw rows to fold: a condition with placeholders `?1` and `?2`, and their values.
-type Raw<'a> = (&'a str, [Value; 2]);
+pub(super) type Raw<'a> = (&'a str, [Value; 2]);
 
 /// One coarse table a fold fills.
 struct Target {
@@ -191,7 +204,7 @@ struct Target {
     field: Option<(u8, &'static str)>,
 }
 
-const UPSERT: &str = concat!(
+pub(super) const UPSERT: &str = concat!(
     "ON CONFLICT DO UPDATE SET impressions = impressions + excluded.impressions,
     clicks = clicks + excluded.clicks, unique_clicks = unique_clicks + excluded.unique_clicks, ",
     crate::saturating_add!("payout"),
@@ -254,7 +267,7 @@ impl Target {
 
 /// The marks, in one read.
 pub(crate) fn marks(conn: &Connection) -> Result<Marks, StoreError> {
-    let mut out = [None; 9];
+    let mut out = [None; Fold::ALL.len()];
     let mut stmt = conn.prepare_cached("SELECT name, through FROM rollup_marks").map_err(backend)?;
     let mut rows = stmt.query([]).map_err(backend)?;
     while let Some(row) = rows.next().map_err(backend)? {
