@@ -20,9 +20,17 @@ const ADMIN_PASSWORD: &str = "correct-horse-battery";
 const PASSWORD: &str = "a long password 1";
 const UA: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36";
 
+/// Whether the browser sends cookies with requests to other sites (Chromium's cookie
+/// controls: a fresh headless profile blocks them).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum ThirdPartyCookies {
+    Allowed,
+    Blocked,
+}
+
 /// A headless Chromium and its driver, for one test.
-struct Browser {
-    client: Client,
+pub struct Browser {
+    pub client: Client,
     driver: Child,
     _profile: tempfile::TempDir,
     base: String,
@@ -41,6 +49,11 @@ fn free_port() -> u16 {
 
 impl Browser {
     async fn start(app: &TestApp) -> Self {
+        Self::start_with(app, ThirdPartyCookies::Blocked).await
+    }
+
+    /// A browser whose cookie controls allow or block third-party cookies.
+    pub async fn start_with(app: &TestApp, third_party: ThirdPartyCookies) -> Self {
         let port = free_port();
         let driver = Command::new("chromedriver")
             .arg(format!("--port={port}"))
@@ -70,7 +83,10 @@ impl Browser {
         .map(|a| (*a).to_owned())
         .chain([format!("--user-data-dir={}", profile.path().display())])
         .collect::<Vec<_>>();
-        let capabilities = json!({"goog:chromeOptions": {"binary": "/usr/bin/chromium", "args": args}});
+        // 0 allows every cookie; 1 blocks third-party ones (the fresh profile's choice here).
+        let mode = if third_party == ThirdPartyCookies::Allowed { 0 } else { 1 };
+        let prefs = json!({"profile.cookie_controls_mode": mode});
+        let capabilities = json!({"goog:chromeOptions": {"binary": "/usr/bin/chromium", "args": args, "prefs": prefs}});
         let Value::Object(capabilities) = capabilities else { unreachable!() };
         let mut client = None;
         for _ in 0..3 {
@@ -184,7 +200,7 @@ impl Browser {
         std::fs::write(dir.join(name), png).unwrap();
     }
 
-    async fn close(self) {
+    pub async fn close(self) {
         let _ = self.client.clone().close().await;
     }
 }
@@ -436,7 +452,22 @@ async fn an_advertiser_sees_only_its_offers() {
     let table = b.text("table").await;
     assert!(table.contains("Shoe Shop") && !table.contains("VPN") && !table.contains("Fitness"), "{table}");
     b.open(&format!("/panel/offers/{}", w.adv_offer)).await;
-    assert!(b.source().await.contains("/postback?offer_id="), "the offer page shows its conversion snippets");
+    // Every way to report its conversions, ready to copy: S2S, the tag (reading the click id
+    // from the parameter the offer's destination passes it in), the image and iframe pixels.
+    let client = b.client.clone();
+    let value = |id: &'static str| {
+        let client = client.clone();
+        async move { client.find(Locator::Id(id)).await.unwrap().prop("value").await.unwrap().unwrap_or_default() }
+    };
+    let offer = w.adv_offer;
+    assert!(value("s2s").await.contains(&format!("/postback?offer_id={offer}&click_id={{click_id}}")));
+    let landing = value("tag-landing").await;
+    assert!(landing.contains("/js/clicktrail.js\" data-click-param=\"cid\""), "{landing}");
+    assert!(value("tag-conversion").await.contains(&format!("clicktrail.conversion({{offer_id: {offer},")));
+    assert!(value("pixel").await.contains(&format!("/p?offer_id={offer}&amp;")));
+    assert!(value("iframe").await.contains(&format!("/p/iframe?offer_id={offer}&amp;")));
+    b.client.execute("document.getElementById('snippets').scrollIntoView()", vec![]).await.unwrap();
+    b.screenshot("advertiser-snippets.png").await;
     b.open("/panel/affiliates").await;
     assert!(b.text("h1").await.contains("Not allowed"));
     b.logout().await;

@@ -416,6 +416,117 @@ async fn the_pixel_takes_an_explicit_click_id_and_has_an_iframe_form() {
     assert!(secure.contains("; HttpOnly; SameSite=None; Secure"), "{secure}");
 }
 
+/// The browser tag: served cacheable with its version and an ETag; its `POST /p` answers CORS
+/// for the page's origin, the conversion's id and status but never its money, errors in the
+/// native format; a payout it sends counts only where the offer allows overrides; the preflight
+/// answers; the click cookie is `SameSite=None; Secure` on a loopback tracking domain or behind
+/// an HTTPS proxy.
+#[tokio::test]
+async fn the_browser_tag_is_served_and_its_conversions_obey_the_offer() {
+    let app = app().await;
+    let (aff, _) = affiliate(&app).await;
+    let tag = app.raw.get(format!("{}/js/clicktrail.js", app.base)).send().await.unwrap();
+    assert_eq!(tag.status(), StatusCode::OK);
+    assert_eq!(tag.headers()["content-type"], "text/javascript; charset=utf-8");
+    assert_eq!(tag.headers()["cache-control"], "public, max-age=86400");
+    let etag = tag.headers()["etag"].to_str().unwrap().to_owned();
+    let source = tag.text().await.unwrap();
+    assert!(source.contains(&format!("var VERSION = \"{}\"", env!("CARGO_PKG_VERSION"))), "versioned");
+    assert!(source.len() < 8_000, "small: {} bytes", source.len());
+    let again =
+        app.raw.get(format!("{}/js/clicktrail.js?v=1", app.base)).header("if-none-match", &etag).send().await.unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+
+    let fixed = app.create_id("/api/offers", offer_body("Fixed", json!({"payout": 3}))).await;
+    let open = app
+        .create_id("/api/offers", offer_body("Open", json!({"payout": 3, "guards": {"allow_payout_override": true}})))
+        .await;
+    let send = |body: String| {
+        app.raw
+            .post(format!("{}/p", app.base))
+            .header("origin", "http://shop.example")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    let first = click(&app, fixed, aff, "").await;
+    let r = send(format!("offer_id={fixed}&click_id={first}&amount=10&txid=A&payout=999&revenue=999")).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["access-control-allow-origin"], "http://shop.example");
+    assert_eq!(r.headers()["access-control-allow-credentials"], "true");
+    let answer: Value = r.json().await.unwrap();
+    assert_eq!(answer["status"], "approved", "{answer}");
+    assert!(answer.get("payout").is_none() && answer.get("revenue").is_none(), "{answer}");
+    let second = click(&app, open, aff, "").await;
+    let r = send(format!("offer_id={open}&click_id={second}&txid=B&payout=7")).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let list = app.get("/api/conversions", ADMIN_KEY).await.body;
+    let payout =
+        |txid: &str| list["data"].as_array().unwrap().iter().find(|c| c["txid"] == txid).unwrap()["payout"].as_f64();
+    assert_eq!(payout("A"), Some(3.0), "the page cannot set the payout of an offer that does not allow it");
+    assert_eq!(payout("B"), Some(7.0), "an offer that allows overrides takes it");
+    // Repeated order: a duplicate, counted once.
+    let dup: Value = send(format!("offer_id={fixed}&click_id={first}&txid=A")).await.unwrap().json().await.unwrap();
+    assert_eq!(dup["duplicate"], true, "{dup}");
+    // Errors in the native format, still with CORS so the page can read them.
+    let none = send(format!("offer_id={fixed}")).await.unwrap();
+    assert_eq!(none.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(none.headers()["access-control-allow-origin"], "http://shop.example");
+    let body: Value = none.json().await.unwrap();
+    assert!(body["error"]["message"].as_str().unwrap().contains("click_id"), "{body}");
+    let unknown = send(format!("offer_id={fixed}&click_id=0123456789abcdef0123456789abcdef")).await.unwrap();
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    let junk = send("click_id=%00%ff&amount=lots".to_owned()).await.unwrap();
+    assert_eq!(junk.status(), StatusCode::BAD_REQUEST);
+    // A preflight, and no credentials for the opaque origin.
+    let pre = app
+        .raw
+        .request(reqwest::Method::OPTIONS, format!("{}/p", app.base))
+        .header("origin", "http://shop.example")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "content-type")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pre.status(), StatusCode::NO_CONTENT);
+    assert_eq!(pre.headers()["access-control-allow-origin"], "http://shop.example");
+    assert!(pre.headers()["access-control-allow-methods"].to_str().unwrap().contains("POST"));
+    let opaque = app.raw.post(format!("{}/p", app.base)).header("origin", "null").body("").send().await.unwrap();
+    assert_eq!(opaque.headers()["access-control-allow-origin"], "*");
+    assert!(opaque.headers().get("access-control-allow-credentials").is_none());
+    // The tag's direct click reads its id across origins.
+    let direct = app
+        .raw
+        .get(format!("{}/c/{fixed}/{aff}?async=json&sub1=direct", app.base))
+        .header("origin", "http://shop.example")
+        .header("user-agent", UA)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(direct.headers()["access-control-allow-origin"], "http://shop.example");
+    assert_eq!(direct.headers()["access-control-allow-credentials"], "true");
+
+    // Secure contexts: behind an HTTPS proxy, and on a loopback tracking domain.
+    let cookie_of = |r: &reqwest::Response| r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let r = app
+        .raw
+        .get(format!("{}/c/{fixed}/{aff}", app.base))
+        .header("user-agent", UA)
+        .header("x-forwarded-proto", "https")
+        .send()
+        .await
+        .unwrap();
+    assert!(cookie_of(&r).contains("SameSite=None; Secure"), "{}", cookie_of(&r));
+    let patched = app.patch("/api/network", ADMIN_KEY, json!({"tracking_base_url": app.base})).await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
+    let r = app.raw.get(format!("{}/c/{fixed}/{aff}", app.base)).header("user-agent", UA).send().await.unwrap();
+    assert!(cookie_of(&r).contains("SameSite=None; Secure"), "{}", cookie_of(&r));
+    let patched = app.patch("/api/network", ADMIN_KEY, json!({"tracking_base_url": "http://track.example"})).await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
+    let r = app.raw.get(format!("{}/c/{fixed}/{aff}", app.base)).header("user-agent", UA).send().await.unwrap();
+    assert!(cookie_of(&r).contains("SameSite=Lax") && !cookie_of(&r).contains("Secure"), "{}", cookie_of(&r));
+}
+
 /// A network whose affiliate's postbacks go to an address nothing listens on yet: the address,
 /// the app, the affiliate and an offer.
 async fn postbacks_to_a_closed_port() -> (std::net::SocketAddr, TestApp, i64, i64) {

@@ -23,4 +23,5 @@ mod readme;
 mod receiver;
 mod reports;
 mod resources;
+mod tag;
 mod validation;

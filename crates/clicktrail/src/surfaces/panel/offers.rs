@@ -381,7 +381,56 @@ struct ViewPage {
     base_link: String,
     landing_pages: Vec<(String, String)>,
     can_request: bool,
-    pixel: Option<(String, String)>,
+    snippets: Option<Snippets>,
+}
+
+/// How an advertiser reports conversions of an offer: each way, ready to paste
+/// (docs/BROWSER-TRACKING.md says which works under which browser policy).
+struct Snippets {
+    /// Server to server: the postback URL, with the offer's token when it asks for one.
+    postback: String,
+    /// The landing page's tag (keeps the click id in the site's own cookie).
+    landing: String,
+    /// The conversion page's tag call.
+    conversion: String,
+    /// The image pixel (carries the click cookie where third-party cookies are allowed).
+    image: String,
+    /// The iframe pixel.
+    iframe: String,
+    /// The parameter of the click id in the offer's destination URL, when it passes one.
+    click_param: Option<String>,
+}
+
+impl Snippets {
+    fn of(root: &str, offer: &Offer) -> Self {
+        let id = offer.id;
+        let token = offer.spec.guards.token.as_ref().map(|t| format!("&token={t}")).unwrap_or_default();
+        // The destination's parameter that carries `{click_id}` (or `{transaction_id}`), which
+        // the tag reads on the landing page.
+        let click_param = url::Url::parse(offer.spec.destination_url.as_str()).ok().and_then(|u| {
+            u.query_pairs().find(|(_, v)| v == "{click_id}" || v == "{transaction_id}").map(|(k, _)| k.into_owned())
+        });
+        let attribute = match click_param.as_deref() {
+            Some("click_id") | None => String::new(),
+            Some(p) => format!(" data-click-param=\"{p}\""),
+        };
+        Self {
+            postback: format!(
+                "{root}/postback?offer_id={id}&click_id={{click_id}}&amount={{amount}}&txid={{order_id}}{token}"
+            ),
+            landing: format!("<script src=\"{root}/js/clicktrail.js\"{attribute}></script>"),
+            conversion: format!(
+                "<script src=\"{root}/js/clicktrail.js\"></script>\n<script>clicktrail.conversion({{offer_id: {id}, amount: \"AMOUNT\", txid: \"ORDER_ID\"}});</script>"
+            ),
+            image: format!(
+                "<img src=\"{root}/p?offer_id={id}&amp;amount=AMOUNT&amp;txid=ORDER_ID\" width=\"1\" height=\"1\" alt=\"\">"
+            ),
+            iframe: format!(
+                "<iframe src=\"{root}/p/iframe?offer_id={id}&amp;amount=AMOUNT&amp;txid=ORDER_ID\" width=\"1\" height=\"1\" frameborder=\"0\" title=\"\"></iframe>"
+            ),
+            click_param,
+        }
+    }
 }
 
 /// `GET /panel/offers/{id}`: the editor for admins; the offer and its link for the others.
@@ -411,13 +460,7 @@ pub async fn show(State(state): State<AppState>, user: PanelUser, Path(id): Path
         if query.is_empty() { base } else { format!("{base}?{query}") }
     });
     let base_link = state.tracking_link(offer.id, caller.user.id);
-    let pixel = (caller.role() == Role::Advertiser).then(|| {
-        let root = state.tracking_base();
-        (
-            format!("{root}/postback?offer_id={}&click_id={{click_id}}&amount={{amount}}&txid={{order_id}}", offer.id),
-            format!("<img src=\"{root}/p?offer_id={}\" width=\"1\" height=\"1\" alt=\"\">", offer.id),
-        )
-    });
+    let snippets = (caller.role() == Role::Advertiser).then(|| Snippets::of(&state.tracking_base(), &offer));
     let page = ViewPage {
         frame: user.frame(&state, offer.spec.name.to_string(), "offers").notice(done),
         offer: row(&offer, &user),
@@ -441,7 +484,7 @@ pub async fn show(State(state): State<AppState>, user: PanelUser, Path(id): Path
             .map(|u| (u.id.map(|i| i.to_string()).unwrap_or_default(), u.name.to_string()))
             .collect(),
         can_request: caller.role() == Role::Affiliate && access_label(&offer, caller.user.id) == "needs approval",
-        pixel,
+        snippets,
     };
     Ok(html(page.render()))
 }

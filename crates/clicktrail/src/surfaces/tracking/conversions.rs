@@ -1,10 +1,14 @@
-//! Conversions in: `GET`/`POST /postback` (server to server) and the `/p` pixel.
+//! Conversions in: `GET`/`POST /postback` (server to server), the `/p` pixel (an image or an
+//! iframe) and the browser tag's `POST /p`.
 
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, RawQuery, State};
-use axum::http::HeaderMap;
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, COOKIE};
+use axum::http::header::{
+    ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_MAX_AGE, CACHE_CONTROL, CONTENT_TYPE,
+    COOKIE,
+};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -12,7 +16,7 @@ use serde_json::json;
 
 use super::PIXEL_GIF;
 use crate::app::AppState;
-use crate::engine::convert::Inbound;
+use crate::engine::convert::{Inbound, Received};
 use crate::error::Error;
 use crate::transport::error::ApiError;
 use crate::transport::extract::RawBody;
@@ -21,7 +25,7 @@ use crate::transport::extract::RawBody;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/postback", get(postback_get).post(postback_post))
-        .route("/p", get(pixel))
+        .route("/p", get(pixel).post(tag_conversion).options(preflight))
         .route("/p/iframe", get(iframe_pixel))
 }
 
@@ -113,9 +117,62 @@ async fn iframe_pixel(
         .into_response()
 }
 
+/// `POST /p`: the browser tag's conversion (form fields in the body or the query, from
+/// `fetch` or `sendBeacon`). Answers the conversion's id and status — never its money, which
+/// the page's visitors must not read — or the error, in the native format; with CORS for the
+/// page's origin.
+async fn tag_conversion(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    RawBody(body): RawBody,
+) -> Response {
+    let mut params = pairs(raw.unwrap_or_default().as_bytes());
+    params.extend(pairs(&body));
+    let mut response = match record(&state, peer, &headers, params).await {
+        Ok(received) => Json(json!({
+            "conversion_id": received.conversion.id,
+            "status": received.conversion.status.as_str(),
+            "duplicate": received.duplicate,
+        }))
+        .into_response(),
+        Err(e) => ApiError::from(e).into_response(),
+    };
+    response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    super::allow_origin(&headers, &mut response);
+    response
+}
+
+/// `OPTIONS /p`: the preflight of a tag call that is not a simple request.
+async fn preflight(headers: HeaderMap) -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    super::allow_origin(&headers, &mut response);
+    let h = response.headers_mut();
+    h.insert(ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST"));
+    h.insert(ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("content-type"));
+    h.insert(ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
+    response
+}
+
 /// Records the conversion a pixel reports, if it names a click; logs why not otherwise.
 async fn record_pixel(state: &AppState, peer: SocketAddr, headers: &HeaderMap, raw: Option<String>) {
-    let mut params = pairs(raw.unwrap_or_default().as_bytes());
+    let params = pairs(raw.unwrap_or_default().as_bytes());
+    let offer = params.iter().find(|(k, _)| k == "offer_id").map(|(_, v)| v.clone()).unwrap_or_default();
+    if let Err(e) = record(state, peer, headers, params).await {
+        tracing::info!(error = %e.message, offer = %offer, "conversion pixel not recorded");
+    }
+}
+
+/// Records a conversion from a browser: the click id the page names, else the offer's click
+/// cookie. The offer's guards hold as for a server's postback (a payout or revenue sent here
+/// counts only where the offer allows overrides; a token, where it asks for one).
+async fn record(
+    state: &AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    mut params: Vec<(String, String)>,
+) -> Result<Received, Error> {
     let offer = params.iter().find(|(k, _)| k == "offer_id").map(|(_, v)| v.clone()).unwrap_or_default();
     let named = params.iter().any(|(k, v)| (k == "click_id" || k == "transaction_id") && !v.trim().is_empty());
     if !named {
@@ -128,14 +185,17 @@ async fn record_pixel(state: &AppState, peer: SocketAddr, headers: &HeaderMap, r
             .filter_map(|c| c.trim().split_once('='))
             .find(|(k, _)| *k == cookie_name)
             .map(|(_, v)| v.to_owned());
-        let Some(id) = cookie else {
-            tracing::info!(offer = %offer, "conversion pixel without a click id or a click cookie");
-            return;
-        };
-        params.retain(|(k, _)| k != "click_id" && k != "transaction_id");
-        params.push(("click_id".into(), id));
+        match cookie {
+            Some(id) => {
+                params.retain(|(k, _)| k != "click_id" && k != "transaction_id");
+                params.push(("click_id".into(), id));
+            }
+            // A coupon alone still attributes; otherwise there is nothing to go on.
+            None if !params.iter().any(|(k, v)| (k == "coupon_code" || k == "coupon") && !v.trim().is_empty()) => {
+                return Err(Error::invalid("click_id", "is required: no click id was given and no click cookie came"));
+            }
+            None => {}
+        }
     }
-    if let Err(e) = state.conversions.receive(Inbound::from_pairs(&params), source_ip(state, peer, headers)).await {
-        tracing::info!(error = %e.message, offer = %offer, "conversion pixel not recorded");
-    }
+    state.conversions.receive(Inbound::from_pairs(&params), source_ip(state, peer, headers)).await
 }

@@ -1,14 +1,18 @@
 //! Tracking endpoints: `GET /c/{offer}/{affiliate}` (click), `GET /i/{offer}/{affiliate}`
-//! (impression pixel) and `GET /h` (the signed middle hop of a double meta refresh); conversions
-//! in are [`conversions`].
+//! (impression pixel), `GET /h` (the signed middle hop of a double meta refresh) and the
+//! browser tag `GET /js/clicktrail.js` ([`tag`]); conversions in are [`conversions`].
 
 pub mod conversions;
+pub mod tag;
 
 use std::net::SocketAddr;
 
 use axum::Router;
 use axum::extract::{ConnectInfo, Path, RawQuery, State};
-use axum::http::header::{ACCESS_CONTROL_ALLOW_ORIGIN, CACHE_CONTROL, CONTENT_TYPE, LOCATION, SET_COOKIE};
+use axum::http::header::{
+    ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_ORIGIN, CACHE_CONTROL, CONTENT_TYPE, LOCATION, SET_COOKIE,
+    VARY,
+};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -33,6 +37,7 @@ pub fn routes() -> Router<AppState> {
         .route("/c/{offer}/{affiliate}", get(click))
         .route("/i/{offer}/{affiliate}", get(impression))
         .route("/h", get(hop))
+        .route("/js/clicktrail.js", get(tag::script))
 }
 
 fn header(headers: &HeaderMap, name: &str) -> String {
@@ -117,16 +122,51 @@ fn redirect(url: &str) -> Response {
     }
 }
 
+/// Whether browsers see the tracking domain as a secure context: its base URL is HTTPS (or on
+/// loopback, which browsers treat as secure: `http://127.0.0.1`, `http://localhost`), or the
+/// proxy in front says the click came over HTTPS.
+fn secure_context(state: &AppState, headers: &HeaderMap) -> bool {
+    let snapshot = state.tracker.snapshots().snapshot();
+    let by_base = snapshot.network.tracking_base_url.as_ref().is_some_and(|u| {
+        let url = u.url();
+        url.scheme() == "https"
+            || match url.host() {
+                Some(url::Host::Domain(d)) => d == "localhost" || d.ends_with(".localhost"),
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                None => false,
+            }
+    });
+    by_base || headers.get("x-forwarded-proto").is_some_and(|p| p.as_bytes().eq_ignore_ascii_case(b"https"))
+}
+
+/// CORS for the browser tag (`/js/clicktrail.js`): a page's origin is echoed with credentials,
+/// so its `fetch` may carry the click cookie where the browser allows it. What these answers
+/// hold (a click's own id, a conversion's id and status) is nothing another site may not see.
+pub fn allow_origin(request: &HeaderMap, response: &mut Response) {
+    let headers = response.headers_mut();
+    match request.get(axum::http::header::ORIGIN).filter(|o| o.as_bytes() != b"null") {
+        Some(origin) => {
+            headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+            headers.insert(ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
+        }
+        None => {
+            headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+        }
+    }
+    headers.append(VARY, HeaderValue::from_static("Origin"));
+}
+
 /// The cookie that carries the click id to the conversion pixel.
-fn click_cookie(state: &AppState, tracked: &Tracked) -> Option<HeaderValue> {
+fn click_cookie(state: &AppState, headers: &HeaderMap, tracked: &Tracked) -> Option<HeaderValue> {
     if tracked.rejection.is_some() {
         return None;
     }
-    let snapshot = state.tracker.snapshots().snapshot();
-    let secure = snapshot.network.tracking_base_url.as_ref().is_some_and(|u| u.url().scheme() == "https");
-    // On HTTPS the cookie is `SameSite=None; Secure`: the conversion pixel is an image on the
-    // advertiser's site, and a browser sends a `Lax` cookie with no cross-site image. Plain
-    // HTTP cannot carry `SameSite=None` (browsers drop it without `Secure`), so it stays `Lax`.
+    let secure = secure_context(state, headers);
+    // In a secure context the cookie is `SameSite=None; Secure`: the conversion pixel is an
+    // image on the advertiser's site, and a browser sends a `Lax` cookie with no cross-site
+    // image. Plain HTTP cannot carry `SameSite=None` (browsers drop it without `Secure`), so
+    // it stays `Lax` there.
     let cookie = format!(
         "ct_{}={}; Max-Age={}; Path=/; HttpOnly; {}",
         tracked.offer_id,
@@ -151,7 +191,7 @@ async fn click(
         Ok(t) => t,
         Err(e) => return unavailable(&e),
     };
-    let cookie = click_cookie(&state, &tracked);
+    let cookie = click_cookie(&state, &headers, &tracked);
     let mut response = if wants_json {
         let mut body =
             json!({"transaction_id": tracked.click_id.to_hex(), "oid": tracked.offer_id, "aid": tracked.affiliate_id});
@@ -160,7 +200,7 @@ async fn click(
             map.insert("error_message".into(), r.message().into());
         }
         let mut r = axum::Json(body).into_response();
-        r.headers_mut().insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+        allow_origin(&headers, &mut r);
         r.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
         r
     } else {
