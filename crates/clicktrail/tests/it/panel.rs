@@ -633,6 +633,19 @@ async fn the_dashboard_live_totals_follow_todays_clicks() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     assert_eq!(seen, "3", "today's clicks appear without a reload");
+    // The page's cards: today's and the 30 days' from the same read by date, none yesterday.
+    let page = admin.get("/panel/").await.body;
+    let clicks_of = |period: &str| {
+        let block = &page[page.find(&format!("aria-label=\"{period}\"")).expect(period)..];
+        let marker = "data-card=\"0\">";
+        let value = &block[block.find(marker).expect("first card") + marker.len()..];
+        value[..value.find('<').unwrap()].to_owned()
+    };
+    assert_eq!(
+        [clicks_of("Today"), clicks_of("Yesterday"), clicks_of("Last 30 days")],
+        ["3", "0", "3"],
+        "clicks today, yesterday, over 30 days"
+    );
     let mine = affiliate.get("/panel/live").await;
     let labels: Vec<String> = cards(&mine).into_iter().map(|(l, _)| l).collect();
     assert!(labels.contains(&"Earnings".to_owned()) && !labels.iter().any(|l| l == "Revenue" || l == "Profit"));

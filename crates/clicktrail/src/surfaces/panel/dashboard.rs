@@ -145,21 +145,44 @@ pub async fn page(State(state): State<AppState>, user: PanelUser, params: Params
     let today = now.with_timezone(&tz).date_naive();
     let start = |days: i64| day_start(today - Duration::days(days), tz);
     let fail = |e| user.fail(&state, e);
-    let ranges =
-        [("Today", start(0), start(-1)), ("Yesterday", start(1), start(0)), ("Last 30 days", start(29), start(-1))];
-    let mut periods = Vec::new();
-    for (name, from, to) in ranges {
-        let report = state.reporter.run(&request(caller, from, to, tz, Vec::new())).await.map_err(fail)?;
-        periods.push(Period { name, cards: cards(caller, &report.total) });
-    }
-    let by_date =
-        state.reporter.run(&request(caller, start(29), start(-1), tz, vec![Dimension::Date])).await.map_err(fail)?;
+    let admin = caller.role() == Role::Admin;
+    let last_30 = |group_by: Vec<Dimension>| {
+        let req = request(caller, start(29), start(-1), tz, group_by);
+        let state = state.clone();
+        async move { state.reporter.run(&req).await }
+    };
+    // Four reads at once (the backends answer them side by side): the 30 days by date, which
+    // also give today's, yesterday's and the period's cards, the top offers, and for admins the
+    // top affiliates and the review queue.
+    let pending = Search { status: Some(ConversionStatus::Pending), page: 1, per_page: 1, ..Search::default() };
+    let (by_date, offers, affiliates, pending) = tokio::try_join!(
+        last_30(vec![Dimension::Date]),
+        last_30(vec![Dimension::Offer]),
+        async { if admin { last_30(vec![Dimension::Affiliate]).await.map(Some) } else { Ok(None) } },
+        async { if admin { state.conversions.search(caller, pending).await.map(Some) } else { Ok(None) } },
+    )
+    .map_err(fail)?;
+    let day_key = |d: NaiveDate| d.format("%Y-%m-%d").to_string();
+    let day_totals = |d: NaiveDate| {
+        let key = day_key(d);
+        by_date
+            .rows
+            .iter()
+            .find(|r| matches!(r.key.first(), Some(Key::Text(k)) if *k == key))
+            .map(|r| r.totals.clone())
+            .unwrap_or_default()
+    };
+    let periods = vec![
+        Period { name: "Today", cards: cards(caller, &day_totals(today)) },
+        Period { name: "Yesterday", cards: cards(caller, &day_totals(today - Duration::days(1))) },
+        Period { name: "Last 30 days", cards: cards(caller, &by_date.total) },
+    ];
     let days: Vec<NaiveDate> = (0..30).rev().map(|d| today - Duration::days(d)).collect();
     let mut clicks = vec![0.0; days.len()];
     let mut conversions = vec![0.0; days.len()];
     for row in &by_date.rows {
         let Some(Key::Text(day)) = row.key.first() else { continue };
-        if let Some(i) = days.iter().position(|d| d.format("%Y-%m-%d").to_string() == *day) {
+        if let Some(i) = days.iter().position(|d| day_key(*d) == *day) {
             clicks[i] = row.totals.clicks as f64;
             conversions[i] = (row.totals.conversions + row.totals.leads) as f64;
         }
@@ -170,12 +193,7 @@ pub async fn page(State(state): State<AppState>, user: PanelUser, params: Params
         Series { name: "Clicks".into(), values: clicks },
         Some(Series { name: "Conversions".into(), values: conversions }),
     );
-    let top = |dimension: Dimension| {
-        let req = request(caller, start(29), start(-1), tz, vec![dimension]);
-        let state = state.clone();
-        async move { state.reporter.run(&req).await }
-    };
-    let mut offers = top(Dimension::Offer).await.map_err(fail)?.rows;
+    let mut offers = offers.rows;
     offers.sort_by(|a, b| {
         money_of(caller, &b.totals).cmp(&money_of(caller, &a.totals)).then(b.totals.clicks.cmp(&a.totals.clicks))
     });
@@ -194,10 +212,10 @@ pub async fn page(State(state): State<AppState>, user: PanelUser, params: Params
         })
         .collect();
     let mut top_affiliates = Vec::new();
-    let mut pending_conversions = None;
+    let pending_conversions = pending.map(|found| found.total);
     let mut access_requests = Vec::new();
-    if caller.role() == Role::Admin {
-        let mut affiliates = top(Dimension::Affiliate).await.map_err(fail)?.rows;
+    if let Some(affiliates) = affiliates {
+        let mut affiliates = affiliates.rows;
         affiliates.sort_by(|a, b| b.totals.revenue.cmp(&a.totals.revenue).then(b.totals.clicks.cmp(&a.totals.clicks)));
         top_affiliates = affiliates
             .iter()
@@ -216,8 +234,6 @@ pub async fn page(State(state): State<AppState>, user: PanelUser, params: Params
                 _ => None,
             })
             .collect();
-        let search = Search { status: Some(ConversionStatus::Pending), page: 1, per_page: 1, ..Search::default() };
-        pending_conversions = Some(state.conversions.search(caller, search).await.map_err(fail)?.total);
         let mut offers: Vec<_> = snapshot.offers.values().collect();
         offers.sort_by_key(|o| o.id);
         for offer in offers {
