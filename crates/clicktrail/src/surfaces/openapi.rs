@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value, json};
 
-const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
+const METHODS: [&str; 6] = ["get", "post", "put", "patch", "delete", "options"];
 
 /// An IPv4 network in CIDR form.
 const IPV4_CIDR: &str = r"^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])/(3[0-2]|[12]?[0-9])$";
@@ -455,6 +455,16 @@ fn other_routes() -> Vec<(String, Value)> {
     server_params[0]["required"] = true.into();
     server_params[0]["schema"] = json!({"type": "string", "pattern": "^[0-9a-fA-F]{32}$"});
     server_params[0]["description"] = "The click (or `transaction_id`, or a `coupon_code` with `offer_id`)".into();
+    // The tag's form body: the pixel's fields, the click id required (the cookie is the
+    // browser's, which a generated request has not).
+    let mut tag_fields = serde_json::Map::new();
+    for p in &postback_params {
+        if let Some(name) = p["name"].as_str().filter(|n| *n != "transaction_id") {
+            tag_fields.insert(name.to_owned(), p["schema"].clone());
+        }
+    }
+    tag_fields.insert("click_id".into(), json!({"type": "string", "pattern": "^[0-9a-fA-F]{32}$"}));
+    let tag_body = json!({"type": "object", "required": ["click_id"], "properties": tag_fields});
     let conversion = json!({"200": json_answer("Recorded (or `\"duplicate\": true`): `conversion_id`, `status`, `payout`, `revenue`"), "400": json_answer("A parameter is invalid"), "403": json_answer("Token or source address refused"), "404": json_answer("No such click, coupon or offer"), "413": json_answer("The body is larger than 1 MiB")});
     let e_auth = || header("Authorization", "`Bearer <key>`");
     let e_errors = |ok: &str| json!({"200": json_answer(ok), "400": json_answer("`{\"error\":{\"code\":\"invalid_request\",…}}`"), "401": json_answer("Unauthorised"), "403": json_answer("Forbidden"), "404": json_answer("Not found"), "429": json_answer("Rate limited")});
@@ -491,7 +501,20 @@ fn other_routes() -> Vec<(String, Value)> {
         ),
         (
             "/p".into(),
-            json!({"get": operation("postback", "The conversion pixel: the click id passed (`click_id`/`transaction_id`), else the click cookie; a 1×1 GIF", postback_params.clone(), json!({"200": {"description": "image/gif", "content": {"image/gif": {}}}}))}),
+            json!({
+                "get": operation("postback", "The conversion pixel: the click id passed (`click_id`/`transaction_id`), else the click cookie; a 1×1 GIF", postback_params.clone(), json!({"200": {"description": "image/gif", "content": {"image/gif": {}}}})),
+                "post": {
+                    "tags": ["postback"], "security": [],
+                    "summary": "The browser tag's conversion (form fields; the click cookie stands in for `click_id` where the browser sends it). CORS for the calling page; answers the conversion's id and status, never its money",
+                    "requestBody": {"required": true, "content": {"application/x-www-form-urlencoded": {"schema": tag_body}}},
+                    "responses": {"200": json_answer("Recorded (or `\"duplicate\": true`): `conversion_id`, `status`"), "400": json_answer("A parameter is invalid, or no click id came"), "403": json_answer("Token or source address refused"), "404": json_answer("No such click, coupon or offer"), "413": json_answer("The body is larger than 1 MiB")}
+                },
+                "options": operation("postback", "The CORS preflight of a tag call", Vec::new(), json!({"204": answer("The methods and headers a page may use")})),
+            }),
+        ),
+        (
+            "/js/clicktrail.js".into(),
+            json!({"get": operation("tracking", "The browser tag (docs/BROWSER-TRACKING.md): first-party click ids, `clicktrail.conversion(…)`, `clicktrail.click(…)`; cacheable for a day, revalidated by its ETag", Vec::new(), json!({"200": {"description": "text/javascript", "content": {"text/javascript": {}}}, "304": answer("Not modified (`If-None-Match`)")}))}),
         ),
         (
             "/p/iframe".into(),
