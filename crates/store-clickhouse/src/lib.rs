@@ -347,15 +347,26 @@ impl EventStore for ClickHouseEvents {
         }
         let mut conditions = click_conditions(query).join(" AND ");
         // The limit-th matching raw click's time bounds the answer (kept clicks only add
-        // copies or older ones): the sort below then sees that stretch only.
-        let cut = format!(
-            "SELECT ts_ms AS n FROM clicks WHERE {conditions} ORDER BY ts_ms LIMIT 1 OFFSET {}",
-            query.limit - 1
-        );
-        let mut range = format!("ts_ms >= {} AND ts_ms < {}", ms(query.from), ms(query.to));
-        if let Some(last) = self.server.rows::<Count>(&cut).await?.first() {
-            conditions.push_str(&format!(" AND ts_ms <= {}", last.n));
-            range.push_str(&format!(" AND ts_ms <= {}", last.n));
+        // copies or older ones): the sort below then sees that stretch only. It is looked for
+        // in the first hour, then in the whole range: a stream without selective filters finds
+        // it there (here an hour holds 14,000 clicks) for a 300th of the reading, and one that
+        // does not pays one short query more.
+        let (from, to) = (ms(query.from), ms(query.to));
+        let mut range = format!("ts_ms >= {from} AND ts_ms < {to}");
+        let first_hour = from.saturating_add(3_600_000);
+        for end in [first_hour, to] {
+            let cut = format!(
+                "SELECT ts_ms AS n FROM clicks WHERE {conditions} AND ts_ms < {end} ORDER BY ts_ms LIMIT 1 OFFSET {}",
+                query.limit - 1
+            );
+            if let Some(last) = self.server.rows::<Count>(&cut).await?.first() {
+                conditions.push_str(&format!(" AND ts_ms <= {}", last.n));
+                range.push_str(&format!(" AND ts_ms <= {}", last.n));
+                break;
+            }
+            if end >= to {
+                break;
+            }
         }
         // First the ids (small to sort), then only their documents: sorting whole documents
         // of millions of clicks would need gigabytes.

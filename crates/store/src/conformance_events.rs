@@ -120,6 +120,9 @@ pub async fn click_queries_match_their_meaning(store: Arc<dyn EventStore>) -> Ch
     let cond = |field, value: &str| ClickCondition { field, value: Some(value.to_owned()) };
     let queries = vec![
         ClickQuery::between(day(1, 0), day(6, 0), 1000),
+        // A limit reached hours after the start (a backend may look for it stretch by stretch).
+        ClickQuery::between(day(1, 0), day(6, 0), 3),
+        ClickQuery::between(day(1, 0), day(6, 0), 40),
         ClickQuery {
             filters: vec![cond(ClickField::Sub(2), "rare")],
             ..ClickQuery::between(day(1, 0), day(6, 0), 1000)
