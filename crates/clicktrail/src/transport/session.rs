@@ -29,8 +29,13 @@ pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
 
 /// Whether the request reached us over HTTPS: a trusted proxy says so (`X-Forwarded-Proto`).
 pub fn is_https(state: &AppState, headers: &HeaderMap, extensions: &Extensions) -> bool {
-    let proto = headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()).unwrap_or("");
     let peer = extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+    forwarded_https(state, headers, peer)
+}
+
+/// Whether a request from `peer` came over HTTPS: the peer is a trusted proxy and says so.
+pub fn forwarded_https(state: &AppState, headers: &HeaderMap, peer: Option<std::net::IpAddr>) -> bool {
+    let proto = headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()).unwrap_or("");
     proto.eq_ignore_ascii_case("https")
         && peer.is_some_and(|ip| state.settings.trusted_proxies.iter().any(|net| net.contains(&ip)))
 }

@@ -525,6 +525,20 @@ async fn the_browser_tag_is_served_and_its_conversions_obey_the_offer() {
     assert_eq!(patched.status, StatusCode::OK, "{}", patched.body);
     let r = app.raw.get(format!("{}/c/{fixed}/{aff}", app.base)).header("user-agent", UA).send().await.unwrap();
     assert!(cookie_of(&r).contains("SameSite=Lax") && !cookie_of(&r).contains("Secure"), "{}", cookie_of(&r));
+
+    // `X-Forwarded-Proto` counts only from a trusted proxy.
+    let untrusting = TestApp::spawn_with(|s| s.trusted_proxies = Vec::new()).await;
+    let (aff, _) = affiliate(&untrusting).await;
+    let offer = untrusting.create_id("/api/offers", offer_body("O", json!({}))).await;
+    let r = untrusting
+        .raw
+        .get(format!("{}/c/{offer}/{aff}", untrusting.base))
+        .header("user-agent", UA)
+        .header("x-forwarded-proto", "https")
+        .send()
+        .await
+        .unwrap();
+    assert!(cookie_of(&r).contains("SameSite=Lax") && !cookie_of(&r).contains("Secure"), "{}", cookie_of(&r));
 }
 
 /// A network whose affiliate's postbacks go to an address nothing listens on yet: the address,

@@ -9,10 +9,7 @@ use rusqlite::Transaction;
 
 use super::{Raw, UPSERT};
 use crate::backend;
-use crate::tally::{RAW_CLICK_SUMS, RAW_IMPRESSION_SUMS, RAW_IMPRESSIONS_COUNTED, raw_clicks_counted};
-
-/// The raw columns of the field codes 1-9 of `rollup_field_days`, in code order.
-const COLUMNS: [&str; 9] = ["sub1", "sub2", "sub3", "sub4", "sub5", "source_id", "country", "device_type", "os"];
+use crate::tally::{FIELDS, RAW_CLICK_SUMS, RAW_IMPRESSION_SUMS, RAW_IMPRESSIONS_COUNTED, raw_clicks_counted};
 
 /// The number of the pair of two field codes (1-5 sub-ids, 6 source, 7 country, 8 device,
 /// 9 OS) in `rollup_net_pair_days`: ten times the smaller code plus the larger, when the
@@ -28,7 +25,8 @@ type Sums = [i64; 5];
 
 /// Folds the raw clicks and impressions that match their conditions into every pair.
 pub(super) fn fold(tx: &Transaction<'_>, clicks: Raw<'_>, impressions: Raw<'_>) -> Result<(), StoreError> {
-    let columns = COLUMNS.join(", ");
+    // The raw columns of the field codes 1-9, in code order.
+    let columns = FIELDS.map(|(_, column)| column).join(", ");
     let mut pairs: HashMap<(u8, i64, String, String), Sums> = HashMap::new();
     let reads = [
         (
@@ -62,12 +60,11 @@ pub(super) fn fold(tx: &Transaction<'_>, clicks: Raw<'_>, impressions: Raw<'_>) 
             for (i, s) in sums.iter_mut().enumerate() {
                 *s = row.get::<_, Option<i64>>(10 + i).map_err(backend)?.unwrap_or(0);
             }
-            for first in 0..5 {
-                for second in first + 1..9 {
-                    // Codes are 1-based; both indexes are below 9.
-                    let code = (first as u8 + 1) * 10 + second as u8 + 1;
-                    let key = (code, bucket, values[first].clone(), values[second].clone());
-                    let cell = pairs.entry(key).or_default();
+            for a in 1..=9u8 {
+                for b in a + 1..=9 {
+                    let Some(code) = pair_code(a, b) else { continue };
+                    let value = |code: u8| values[usize::from(code) - 1].clone();
+                    let cell = pairs.entry((code, bucket, value(a), value(b))).or_default();
                     for (c, s) in cell.iter_mut().zip(sums) {
                         *c = c.saturating_add(s);
                     }

@@ -6,7 +6,6 @@ use std::net::SocketAddr;
 use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::header::{
     ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_MAX_AGE, CACHE_CONTROL, CONTENT_TYPE,
-    COOKIE,
 };
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -176,16 +175,7 @@ async fn record(
     let offer = params.iter().find(|(k, _)| k == "offer_id").map(|(_, v)| v.clone()).unwrap_or_default();
     let named = params.iter().any(|(k, v)| (k == "click_id" || k == "transaction_id") && !v.trim().is_empty());
     if !named {
-        let cookie_name = format!("ct_{offer}");
-        let cookie = headers
-            .get_all(COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|c| c.trim().split_once('='))
-            .find(|(k, _)| *k == cookie_name)
-            .map(|(_, v)| v.to_owned());
-        match cookie {
+        match crate::transport::session::cookie(headers, &format!("ct_{offer}")).map(str::to_owned) {
             Some(id) => {
                 params.retain(|(k, _)| k != "click_id" && k != "transaction_id");
                 params.push(("click_id".into(), id));

@@ -123,9 +123,9 @@ fn redirect(url: &str) -> Response {
 }
 
 /// Whether browsers see the tracking domain as a secure context: its base URL is HTTPS (or on
-/// loopback, which browsers treat as secure: `http://127.0.0.1`, `http://localhost`), or the
-/// proxy in front says the click came over HTTPS.
-fn secure_context(state: &AppState, headers: &HeaderMap) -> bool {
+/// loopback, which browsers treat as secure: `http://127.0.0.1`, `http://localhost`), or a
+/// trusted proxy in front says the click came over HTTPS.
+fn secure_context(state: &AppState, peer: SocketAddr, headers: &HeaderMap) -> bool {
     let snapshot = state.tracker.snapshots().snapshot();
     let by_base = snapshot.network.tracking_base_url.as_ref().is_some_and(|u| {
         let url = u.url();
@@ -137,7 +137,7 @@ fn secure_context(state: &AppState, headers: &HeaderMap) -> bool {
                 None => false,
             }
     });
-    by_base || headers.get("x-forwarded-proto").is_some_and(|p| p.as_bytes().eq_ignore_ascii_case(b"https"))
+    by_base || crate::transport::session::forwarded_https(state, headers, Some(peer.ip()))
 }
 
 /// CORS for the browser tag (`/js/clicktrail.js`): a page's origin is echoed with credentials,
@@ -158,11 +158,11 @@ pub fn allow_origin(request: &HeaderMap, response: &mut Response) {
 }
 
 /// The cookie that carries the click id to the conversion pixel.
-fn click_cookie(state: &AppState, headers: &HeaderMap, tracked: &Tracked) -> Option<HeaderValue> {
+fn click_cookie(state: &AppState, peer: SocketAddr, headers: &HeaderMap, tracked: &Tracked) -> Option<HeaderValue> {
     if tracked.rejection.is_some() {
         return None;
     }
-    let secure = secure_context(state, headers);
+    let secure = secure_context(state, peer, headers);
     // In a secure context the cookie is `SameSite=None; Secure`: the conversion pixel is an
     // image on the advertiser's site, and a browser sends a `Lax` cookie with no cross-site
     // image. Plain HTTP cannot carry `SameSite=None` (browsers drop it without `Secure`), so
@@ -191,7 +191,7 @@ async fn click(
         Ok(t) => t,
         Err(e) => return unavailable(&e),
     };
-    let cookie = click_cookie(&state, &headers, &tracked);
+    let cookie = click_cookie(&state, peer, &headers, &tracked);
     let mut response = if wants_json {
         let mut body =
             json!({"transaction_id": tracked.click_id.to_hex(), "oid": tracked.offer_id, "aid": tracked.affiliate_id});
