@@ -18,9 +18,14 @@ pub struct Server {
     pub database: String,
 }
 
-/// Settings every statement runs with: 64-bit integers as JSON numbers, and an insert into a
-/// `Distributed` table answered once every shard has its rows (so a retry can count them).
-const SETTINGS: &[(&str, &str)] = &[("output_format_json_quote_64bit_integers", "0"), ("insert_distributed_sync", "1")];
+/// Settings every statement runs with: 64-bit integers as JSON numbers, an insert into a
+/// `Distributed` table answered once every shard has its rows (so a retry can count them), and
+/// statements up to 16 MiB (a stream's documents are asked for by a list of thousands of ids).
+const SETTINGS: &[(&str, &str)] = &[
+    ("output_format_json_quote_64bit_integers", "0"),
+    ("insert_distributed_sync", "1"),
+    ("max_query_size", "16777216"),
+];
 
 /// A statement as it was sent: its database (none for server-wide statements), its text and,
 /// for an insert, its rows.

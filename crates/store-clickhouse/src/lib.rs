@@ -20,7 +20,7 @@ mod rows;
 mod schema;
 mod tally;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Datelike, TimeZone, Utc};
@@ -34,7 +34,7 @@ use serde::Deserialize;
 
 pub use http::Server;
 use http::quote;
-use rows::{ClickRow, ImpressionRow, columns, tsv, units_text};
+use rows::{ClickDocRow, ClickRow, ImpressionRow, columns, tsv, units_text};
 pub use schema::Layout;
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
@@ -53,6 +53,15 @@ pub struct ClickHouseEvents {
     /// Every server holding rows (one, or each shard).
     shards: Vec<Server>,
     layout: Layout,
+    /// The batch the last append was given, while the writer holds it: a retry of it is known.
+    last_batch: Arc<Mutex<Option<LastBatch>>>,
+}
+
+/// An append in progress: its batch, the id its rows carry and the tables that took them.
+struct LastBatch {
+    batch: Weak<EventBatch>,
+    id: String,
+    landed: Vec<&'static str>,
 }
 
 #[derive(Deserialize)]
@@ -74,7 +83,7 @@ impl ClickHouseEvents {
 
     /// The store on a server already chosen (tests pick a database of their own).
     pub async fn on(server: Server) -> Result<Self, StoreError> {
-        let store = Self { shards: vec![server.clone()], server, layout: Layout::Single };
+        let store = Self { shards: vec![server.clone()], server, layout: Layout::Single, last_batch: Arc::default() };
         store.migrate().await?;
         Ok(store)
     }
@@ -100,7 +109,7 @@ impl ClickHouseEvents {
             return Err(backend("every shard's URL must name the same database"));
         }
         let layout = Layout::Shard { cluster: cluster.to_owned(), database: first.database.clone() };
-        let store = Self { server: first.clone(), shards, layout };
+        let store = Self { server: first.clone(), shards, layout, last_batch: Arc::default() };
         // The database first (on every shard), then whether this server knows the cluster.
         for shard in &store.shards {
             shard.execute_on_server(&format!("CREATE DATABASE IF NOT EXISTS {}", shard.database)).await?;
@@ -192,9 +201,11 @@ impl ClickHouseEvents {
         Ok(())
     }
 
-    /// Inserts one table's rows of a batch, retrying on failure; before each retry it counts
-    /// the batch's rows already there (one insert of a few thousand rows is one part: all of
-    /// it landed or none), so a retry never doubles them.
+    /// Inserts one table's rows of a batch, retrying on failure; before each retry (and before
+    /// the first attempt of a batch the writer tries again) it counts the batch's rows already
+    /// there (one insert of a few thousand rows is one part: all of it landed or none), so a
+    /// retry never doubles them.
+    #[allow(clippy::too_many_arguments)]
     async fn insert_once(
         &self,
         table: &str,
@@ -203,10 +214,11 @@ impl ClickHouseEvents {
         rows: u64,
         batch: &str,
         span: (i64, i64),
+        retried_batch: bool,
     ) -> Result<(), StoreError> {
         let mut last = None;
         for attempt in 0..4u32 {
-            if attempt > 0 {
+            if attempt > 0 || retried_batch {
                 tokio::time::sleep(std::time::Duration::from_millis(200 * u64::from(attempt))).await;
                 let sql = format!(
                     "SELECT count() AS n FROM {table} WHERE ts_ms >= {} AND ts_ms <= {} AND batch = {}",
@@ -306,26 +318,44 @@ impl EventStore for ClickHouseEvents {
         if batch.is_empty() {
             return Ok(());
         }
-        let id = format!("{:016x}", rand::random::<u64>());
+        // The writer retries a batch that failed with the same batch: it keeps its id, the
+        // tables that took it are not written again, and the others are asked first whether
+        // their rows landed (an insert that timed out may have).
+        let (id, retry, landed) = {
+            let mut last = self.last_batch.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            match last.as_ref() {
+                Some(l) if Weak::ptr_eq(&l.batch, &Arc::downgrade(&batch)) => (l.id.clone(), true, l.landed.clone()),
+                _ => {
+                    let id = format!("{:016x}", rand::random::<u64>());
+                    *last = Some(LastBatch { batch: Arc::downgrade(&batch), id: id.clone(), landed: Vec::new() });
+                    (id, false, Vec::new())
+                }
+            }
+        };
+        let mut inserts: Vec<(&'static str, String, String, u64, (i64, i64))> = Vec::new();
         if !batch.clicks.is_empty() {
-            let rows = batch.clicks.iter().map(|c| ClickRow::of(c, &id)).collect::<Result<Vec<_>, _>>()?;
             let times = batch.clicks.iter().map(|c| i64::try_from(c.id.unix_ms()).unwrap_or(0));
             let span = (times.clone().min().unwrap_or(0), times.max().unwrap_or(0));
-            self.insert_once("clicks", &columns(&rows[0])?, tsv(&rows)?, batch.clicks.len() as u64, &id, span).await?;
+            let rows: Vec<ClickRow<'_>> = batch.clicks.iter().map(|c| ClickRow::of(c, &id)).collect();
+            inserts.push(("clicks", columns(&rows[0])?, tsv(&rows)?, rows.len() as u64, span));
+            let docs = batch.clicks.iter().map(|c| ClickDocRow::of(c, &id)).collect::<Result<Vec<_>, _>>()?;
+            inserts.push(("click_docs", columns(&docs[0])?, tsv(&docs)?, docs.len() as u64, span));
         }
         if !batch.impressions.is_empty() {
             let rows = batch.impressions.iter().map(|i| ImpressionRow::of(i, &id)).collect::<Result<Vec<_>, _>>()?;
             let times = batch.impressions.iter().map(|i| ms(i.at));
             let span = (times.clone().min().unwrap_or(0), times.max().unwrap_or(0));
-            self.insert_once(
-                "impressions",
-                &columns(&rows[0])?,
-                tsv(&rows)?,
-                batch.impressions.len() as u64,
-                &id,
-                span,
-            )
-            .await?;
+            inserts.push(("impressions", columns(&rows[0])?, tsv(&rows)?, rows.len() as u64, span));
+        }
+        for (table, columns, body, rows, span) in inserts {
+            if landed.contains(&table) {
+                continue;
+            }
+            self.insert_once(table, &columns, body, rows, &id, span, retry).await?;
+            let mut last = self.last_batch.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some(l) = last.as_mut().filter(|l| l.id == id) {
+                l.landed.push(table);
+            }
         }
         Ok(())
     }
@@ -335,7 +365,7 @@ impl EventStore for ClickHouseEvents {
         let hex = quote(&id.to_hex());
         let sql = format!(
             "SELECT doc FROM (
-                SELECT doc FROM clicks WHERE ts_ms = {at} AND id = {hex}
+                SELECT doc FROM click_docs WHERE ts_ms = {at} AND id = {hex}
                 UNION ALL SELECT doc FROM clicks_kept WHERE ts_ms = {at} AND id = {hex}) LIMIT 1"
         );
         Ok(self.docs::<Click>(&sql).await?.into_iter().next())
@@ -352,7 +382,6 @@ impl EventStore for ClickHouseEvents {
         // it there (here an hour holds 14,000 clicks) for a 300th of the reading, and one that
         // does not pays one short query more.
         let (from, to) = (ms(query.from), ms(query.to));
-        let mut range = format!("ts_ms >= {from} AND ts_ms < {to}");
         let first_hour = from.saturating_add(3_600_000);
         for end in [first_hour, to] {
             let cut = format!(
@@ -361,22 +390,20 @@ impl EventStore for ClickHouseEvents {
             );
             if let Some(last) = self.server.rows::<Count>(&cut).await?.first() {
                 conditions.push_str(&format!(" AND ts_ms <= {}", last.n));
-                range.push_str(&format!(" AND ts_ms <= {}", last.n));
                 break;
             }
             if end >= to {
                 break;
             }
         }
-        // First the ids (small to sort), then only their documents: sorting whole documents
-        // of millions of clicks would need gigabytes.
-        let sql = format!(
-            "SELECT doc FROM (
-                SELECT id, doc FROM clicks PREWHERE {range} AND (ts_ms, id) GLOBAL IN (SELECT ts_ms, id FROM chosen)
-                UNION ALL
-                SELECT id, doc FROM clicks_kept PREWHERE {range} AND (ts_ms, id) GLOBAL IN (SELECT ts_ms, id FROM chosen))
-             ORDER BY id LIMIT 1 BY id"
-        );
+        // First the ids (small to sort), then only their documents, by their times and ids
+        // written out: ClickHouse narrows a literal list by the primary key (not a `GLOBAL IN`
+        // subquery), so it reads the granules of the chosen clicks alone.
+        #[derive(Deserialize)]
+        struct Chosen {
+            ts_ms: u64,
+            id: String,
+        }
         let chosen = format!(
             "SELECT ts_ms, id FROM (
                 SELECT ts_ms, id FROM clicks WHERE {conditions}
@@ -384,7 +411,22 @@ impl EventStore for ClickHouseEvents {
              ORDER BY id LIMIT 1 BY id LIMIT {}",
             query.limit
         );
-        self.docs(&sql.replace("SELECT ts_ms, id FROM chosen", &chosen)).await
+        let chosen = self.server.rows::<Chosen>(&chosen).await?;
+        if chosen.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut times: Vec<u64> = chosen.iter().map(|c| c.ts_ms).collect();
+        times.dedup();
+        let times = times.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
+        let ids = chosen.iter().map(|c| quote(&c.id)).collect::<Vec<_>>().join(", ");
+        let wanted = format!("ts_ms IN ({times}) AND id IN ({ids})");
+        let sql = format!(
+            "SELECT doc FROM (
+                SELECT id, doc FROM click_docs PREWHERE {wanted}
+                UNION ALL SELECT id, doc FROM clicks_kept PREWHERE {wanted})
+             ORDER BY id LIMIT 1 BY id"
+        );
+        self.docs(&sql).await
     }
 
     async fn checkpoint(&self) -> Result<(), StoreError> {
@@ -531,9 +573,14 @@ impl EventStore for ClickHouseEvents {
         if self.server.rows::<Count>(&found).await?.first().is_some_and(|c| c.n > 0) {
             return Ok(true);
         }
-        // Copied while the raw click is there; a kept click is never purged.
+        // Copied while the raw click is there, with its document; a kept click is never purged.
+        let columns = schema::click_columns_but_doc().join(", ");
         self.server
-            .execute(&format!("INSERT INTO clicks_kept SELECT * FROM clicks WHERE ts_ms = {at} AND id = {hex} LIMIT 1"))
+            .execute(&format!(
+                "INSERT INTO clicks_kept ({columns}, doc) SELECT {columns},
+                    (SELECT any(doc) FROM click_docs WHERE ts_ms = {at} AND id = {hex}) AS doc
+                 FROM clicks WHERE ts_ms = {at} AND id = {hex} LIMIT 1"
+            ))
             .await?;
         Ok(self.server.rows::<Count>(&found).await?.first().is_some_and(|c| c.n > 0))
     }
@@ -554,7 +601,7 @@ impl EventStore for ClickHouseEvents {
         let first_kept = month_start(cutoff).format("%Y%m").to_string();
         let month = ms(month_start(cutoff));
         for shard in &self.shards {
-            for table in ["clicks", "impressions"].map(|t| format!("{t}{}", self.layout.local())) {
+            for table in ["clicks", "click_docs", "impressions"].map(|t| format!("{t}{}", self.layout.local())) {
                 let parts = format!(
                     "SELECT DISTINCT partition FROM system.parts WHERE database = {} AND table = {} AND active
                      AND partition < {}",

@@ -7,7 +7,8 @@ use serde::Serialize;
 
 pub use clicktrail_store::units::{units, units_sum as units_text};
 
-/// A click's row (the columns of `schema::CLICK_COLUMNS`).
+/// A click's row (the columns of `schema::CLICK_COLUMNS` but its document, which goes to
+/// `click_docs`).
 #[derive(Serialize)]
 pub struct ClickRow<'a> {
     id: String,
@@ -42,13 +43,32 @@ pub struct ClickRow<'a> {
     payout: i64,
     revenue: i64,
     batch: &'a str,
+}
+
+/// A click's document row (the columns of `click_docs`).
+#[derive(Serialize)]
+pub struct ClickDocRow<'a> {
+    ts_ms: u64,
+    id: String,
+    batch: &'a str,
     doc: String,
 }
 
-impl<'a> ClickRow<'a> {
-    pub fn of(c: &'a Click, batch: &'a str) -> Result<Self, StoreError> {
-        let sub = |i: usize| c.params.subs.get(i).map_or("", String::as_str);
+impl<'a> ClickDocRow<'a> {
+    pub fn of(c: &Click, batch: &'a str) -> Result<Self, StoreError> {
         Ok(Self {
+            ts_ms: c.id.unix_ms(),
+            id: c.id.to_hex(),
+            batch,
+            doc: serde_json::to_string(c).map_err(|e| StoreError::Backend(format!("a click as JSON: {e}")))?,
+        })
+    }
+}
+
+impl<'a> ClickRow<'a> {
+    pub fn of(c: &'a Click, batch: &'a str) -> Self {
+        let sub = |i: usize| c.params.subs.get(i).map_or("", String::as_str);
+        Self {
             id: c.id.to_hex(),
             ts_ms: c.id.unix_ms(),
             offer_id: c.offer_id,
@@ -81,8 +101,7 @@ impl<'a> ClickRow<'a> {
             payout: units(c.payout.amount()),
             revenue: units(c.revenue.amount()),
             batch,
-            doc: serde_json::to_string(c).map_err(|e| StoreError::Backend(format!("a click as JSON: {e}")))?,
-        })
+        }
     }
 }
 

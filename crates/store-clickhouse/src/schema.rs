@@ -1,13 +1,16 @@
 //! The tables, as statements that run on Debian's ClickHouse 18.16 and on current ClickHouse.
 //!
 //! - `clicks` and `impressions`: raw events in `MergeTree`, partitioned by month, ordered by
-//!   time, each row with its whole event as JSON (`doc`) beside the columns queries filter and
-//!   group on, and the batch it came in (so a retried insert can tell it already landed);
+//!   time, with the columns queries filter and group on and the batch each row came in (so a
+//!   retried insert can tell it already landed); an impression row carries its whole event as
+//!   JSON (`doc`), a click's is in `click_docs` (`clicks.doc` is empty since schema version 3);
 //! - `rollup_traffic`: 15-minute rollups by offer, affiliate, source, country, device and OS in
 //!   a `SummingMergeTree`, fed by materialized views on both raw tables — always read with
 //!   `sum()` and `GROUP BY`, never trusting merges to have happened;
-//! - `clicks_kept`: converted clicks, copied when they convert, so dropping old raw partitions
-//!   never loses them.
+//! - `click_docs`: each click's whole event as JSON, in small granules (a stream or a lookup by
+//!   id reads only the granules of the clicks it answers);
+//! - `clicks_kept`: converted clicks with their documents, copied when they convert, so
+//!   dropping old raw partitions never loses them.
 
 use clicktrail_domain::click::Rejection;
 
@@ -217,5 +220,29 @@ pub fn migrations(layout: &Layout) -> Vec<(u32, Vec<String>)> {
              ENGINE = Distributed({cluster}, {database}, rollup_offer_hours_local, rand())"
         ));
     }
-    vec![(1, statements), (2, offer_hours)]
+    // Version 3: each click's document in a table of its own, in granules of 64 rows, so a
+    // stream fetches the few hundred clicks it answers without reading the documents of the
+    // thousands around each one (in `clicks`, a granule of 8,192 rows is read whole). New
+    // clicks leave `clicks.doc` empty; the ones already there are copied (a copy repeated by a
+    // cut-short migration is harmless: documents are read one per id).
+    let mut docs = vec![
+        format!(
+            "CREATE TABLE IF NOT EXISTS click_docs{l} (ts_ms UInt64, id String, batch String, doc String)
+             ENGINE = MergeTree PARTITION BY toYYYYMM(toDateTime(intDiv(ts_ms, 1000))) ORDER BY (ts_ms, id)
+             SETTINGS index_granularity = 64"
+        ),
+        format!("INSERT INTO click_docs{l} SELECT ts_ms, id, batch, doc FROM clicks{l} WHERE doc != ''"),
+    ];
+    if let Layout::Shard { cluster, database } = layout {
+        docs.push(format!(
+            "CREATE TABLE IF NOT EXISTS click_docs AS click_docs_local
+             ENGINE = Distributed({cluster}, {database}, click_docs_local, cityHash64(id))"
+        ));
+    }
+    vec![(1, statements), (2, offer_hours), (3, docs)]
+}
+
+/// The names of a click row's columns but its document, in table order.
+pub fn click_columns_but_doc() -> Vec<&'static str> {
+    CLICK_COLUMNS.split(',').filter_map(|line| line.split_whitespace().next()).filter(|name| *name != "doc").collect()
 }

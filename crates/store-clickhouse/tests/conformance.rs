@@ -57,6 +57,34 @@ mod two_shards {
     }
 }
 
+/// The event writer retries a batch whose append failed with the same batch: whatever of it
+/// had already landed is not written again.
+#[tokio::test]
+async fn a_retried_batch_is_written_once() {
+    use clicktrail_store::conformance::sample_click;
+    let store = store().await;
+    let at = chrono::Utc::now() - chrono::Duration::hours(1);
+    let clicks: Vec<_> =
+        (0..10u8).map(|n| sample_click(at + chrono::Duration::seconds(i64::from(n)), n, 7, 3)).collect();
+    let first = clicks[0].id;
+    let batch = Arc::new(clicktrail_store::EventBatch { clicks, impressions: vec![] });
+    store.append(batch.clone()).await.expect("append");
+    store.append(batch.clone()).await.expect("the writer's retry");
+    assert_eq!(store.click_count().await.expect("count"), 10);
+    let rolled: u64 = store
+        .rollups(at - chrono::Duration::hours(1), chrono::Utc::now())
+        .await
+        .expect("rollups")
+        .iter()
+        .map(|r| r.clicks)
+        .sum();
+    assert_eq!(rolled, 10);
+    // A new batch with the same clicks is new traffic to the store (the writer never sends one).
+    store.append(Arc::new((*batch).clone())).await.expect("another batch");
+    assert_eq!(store.click_count().await.expect("count"), 20);
+    assert_eq!(store.click(first).await.expect("lookup").map(|c| c.id), Some(first));
+}
+
 /// Applying the schema again changes nothing.
 #[tokio::test]
 async fn migrations_are_idempotent() {
