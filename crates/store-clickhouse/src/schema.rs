@@ -239,7 +239,123 @@ pub fn migrations(layout: &Layout) -> Vec<(u32, Vec<String>)> {
              ENGINE = Distributed({cluster}, {database}, click_docs_local, cityHash64(id))"
         ));
     }
-    vec![(1, statements), (2, offer_hours), (3, docs)]
+    // Version 4: day rollups small enough for a panel page. `rollup_net_days`: the network's
+    // traffic by source, country, device and OS (no offer or affiliate: a few hundred rows a
+    // day). `rollup_facet_days`: each of the nine report fields alone by offer and affiliate,
+    // and each pair of a sub-id and a later field for the whole network (the embedded store's
+    // `rollup_field_days` and `rollup_net_pair_days` in one table, told apart by `code`),
+    // written by one view per raw table that turns every event into its 39 facets and sums
+    // them within the insert.
+    let mut facets = vec![
+        rollup_table(&format!("rollup_net_days{l}"), NET_KEYS),
+        format!(
+            "CREATE TABLE IF NOT EXISTS rollup_facet_days{l} (
+                code UInt8, bucket UInt32, aff Int64, off Int64, a String, b String,
+                impressions UInt64, clicks UInt64, unique_clicks UInt64,
+                accepted UInt64, rejected UInt64, filtered UInt64,
+                payout_sum Decimal128(0), revenue_sum Decimal128(0)
+             ) ENGINE = SummingMergeTree
+             PARTITION BY toYYYYMM(toDateTime(bucket))
+             ORDER BY (code, bucket, aff, off, a, b)"
+        ),
+        rollup_view(
+            &format!("rollup_net_days_clicks{l}"),
+            &format!("rollup_net_days{l}"),
+            NET_KEYS,
+            86_400,
+            &clicks_source,
+        ),
+        rollup_view(
+            &format!("rollup_net_days_impressions{l}"),
+            &format!("rollup_net_days{l}"),
+            NET_KEYS,
+            86_400,
+            &impressions_source,
+        ),
+    ];
+    let facet_sources = [
+        (format!("clicks{l}"), CLICK_FACET_SUMS, format!("error_code NOT IN {uncounted}"), "clicks"),
+        (format!("impressions{l}"), IMPRESSION_FACET_SUMS, "error_code = 0".to_owned(), "impressions"),
+    ];
+    for (table, sums, counted, kind) in &facet_sources {
+        facets.push(format!(
+            "CREATE MATERIALIZED VIEW IF NOT EXISTS rollup_facet_days_{kind}{l} TO rollup_facet_days{l} AS {}",
+            facet_select(table, sums, counted)
+        ));
+    }
+    // Filled from the events already there.
+    for ((table, sums, counted, _), source) in facet_sources.iter().zip([&clicks_source, &impressions_source]) {
+        facets.push(format!("INSERT INTO rollup_facet_days{l} {}", facet_select(table, sums, counted)));
+        facets.push(format!(
+            "INSERT INTO rollup_net_days{l} SELECT toUInt32(intDiv(ts_ms, 86400000) * 86400) AS bucket, {}, {source}",
+            NET_KEYS.join(", ")
+        ));
+    }
+    if let Layout::Shard { cluster, database } = layout {
+        for table in ["rollup_net_days", "rollup_facet_days"] {
+            facets.push(format!(
+                "CREATE TABLE IF NOT EXISTS {table} AS {table}_local
+                 ENGINE = Distributed({cluster}, {database}, {table}_local, rand())"
+            ));
+        }
+    }
+    vec![(1, statements), (2, offer_hours), (3, docs), (4, facets)]
+}
+
+/// The keys of the network's daily rollups: the traffic fields without offer and affiliate.
+pub const NET_KEYS: &[&str] = &["source_id", "country", "device_type", "os"];
+
+/// The report fields of `rollup_facet_days`, their code its place here from 1 (the embedded
+/// store's codes).
+pub const FACET_FIELDS: [&str; 9] =
+    ["sub1", "sub2", "sub3", "sub4", "sub5", "source_id", "country", "device_type", "os"];
+
+/// The code of a field alone in `rollup_facet_days`.
+pub fn field_code(column: &str) -> Option<u8> {
+    (1..).zip(FACET_FIELDS).find(|(_, c)| *c == column).map(|(code, _)| code)
+}
+
+/// The code of a pair of fields in `rollup_facet_days` (the network's traffic by both): ten
+/// times the smaller field code plus the larger, when the smaller is a sub-id.
+pub fn pair_code(a: u8, b: u8) -> Option<u8> {
+    let (first, second) = (a.min(b), a.max(b));
+    ((1..=5).contains(&first) && first < second && second <= 9).then(|| first * 10 + second)
+}
+
+/// A raw event's sums within the view's `GROUP BY`.
+const CLICK_FACET_SUMS: &str = "sum(toUInt64(0)) AS impressions, sum(toUInt64(is_filter = 0)) AS clicks,
+    sum(toUInt64(is_unique = 1 AND is_filter = 0)) AS unique_clicks, sum(toUInt64(error_code = 0)) AS accepted,
+    sum(toUInt64(error_code != 0)) AS rejected, sum(toUInt64(is_filter)) AS filtered,
+    sum(toDecimal128(payout, 0)) AS payout_sum, sum(toDecimal128(revenue, 0)) AS revenue_sum";
+const IMPRESSION_FACET_SUMS: &str = "count() AS impressions, sum(toUInt64(0)) AS clicks,
+    sum(toUInt64(0)) AS unique_clicks, sum(toUInt64(0)) AS accepted, sum(toUInt64(0)) AS rejected,
+    sum(toUInt64(0)) AS filtered, sum(toDecimal128(payout, 0)) AS payout_sum,
+    sum(toDecimal128(revenue, 0)) AS revenue_sum";
+
+/// Every event of `table` (the ones `counted`) as its facets, summed by facet and UTC day.
+fn facet_select(table: &str, sums: &str, counted: &str) -> String {
+    let mut facets = Vec::new();
+    for (code, field) in (1u8..).zip(FACET_FIELDS) {
+        facets.push(format!("(toUInt8({code}), affiliate_id, offer_id, {field}, '')"));
+    }
+    for (i, first) in (1u8..).zip(FACET_FIELDS) {
+        for (j, second) in (1u8..).zip(FACET_FIELDS) {
+            if let Some(code) = pair_code(i, j).filter(|_| i < j) {
+                facets.push(format!("(toUInt8({code}), toInt64(0), toInt64(0), {first}, {second})"));
+            }
+        }
+    }
+    // One flat SELECT (18.16's views take no subquery), its names apart from the raw
+    // columns it reads (an alias that shadows a column it is made of is a cycle).
+    format!(
+        "SELECT tupleElement(f, 1) AS code, toUInt32(intDiv(ts_ms, 86400000) * 86400) AS bucket,
+            tupleElement(f, 2) AS aff, tupleElement(f, 3) AS off, tupleElement(f, 4) AS a,
+            tupleElement(f, 5) AS b, {sums}
+         FROM {table} ARRAY JOIN [{}] AS f
+         WHERE {counted}
+         GROUP BY code, bucket, aff, off, a, b",
+        facets.join(", ")
+    )
 }
 
 /// The names of a click row's columns but its document, in table order.

@@ -1,6 +1,8 @@
-//! Traffic tallies: the query's range cut into whole 15-minute buckets, summed from
-//! `rollup_traffic` when every field the query needs is one of its keys, and the ragged edges
-//! (or everything, for sub-ids) from the raw events — each one `GROUP BY` on the server.
+//! Traffic tallies: the query's range cut into whole rows of the coarsest rollups that hold
+//! every field it needs — offer × affiliate hours; the network's days by traffic field; a day
+//! facet (one field by offer and affiliate, or a sub-id and another field network-wide); the
+//! 15-minute traffic rollups; the days of every field — and the ragged edges from the raw
+//! events, each one `GROUP BY` on the server.
 
 use clicktrail_domain::click::Rejection;
 use clicktrail_domain::report::{Dimension, Key, Tally, Totals};
@@ -10,6 +12,7 @@ use clicktrail_store::tally::{Grain, Level, Served, Tallies, TallyQuery, column,
 use serde_json::Value;
 
 use crate::http::{Server, quote};
+use crate::schema;
 use rust_decimal::Decimal;
 
 use crate::rows::units_text;
@@ -31,20 +34,68 @@ struct Source {
     sums: &'static str,
     range: fn(i64, i64) -> String,
     counted: String,
-    column: fn(Dimension) -> Option<&'static str>,
+    column: Columns,
 }
 
-/// Where a piece is read: a rollup table (by name), or the raw events.
-fn sources(rollup: Option<&'static str>) -> Vec<Source> {
-    const ROLLUP_SUMS: &str = "sum(impressions), sum(clicks), sum(unique_clicks), sum(payout), sum(revenue)";
-    if let Some(table) = rollup {
+/// How a source names the query's fields.
+#[derive(Clone, Copy)]
+enum Columns {
+    /// Under their own names (raw events, and rollups keyed by them).
+    Own,
+    /// As `rollup_facet_days` holds them: offer and affiliate as `off` and `aff`, the facet's
+    /// first field as `a`, its second (of a pair) as `b`.
+    Facet { first: &'static str, second: Option<&'static str> },
+}
+
+impl Columns {
+    fn of(self, d: Dimension) -> Option<&'static str> {
+        let own = column(d)?;
+        match self {
+            Self::Own => Some(own),
+            Self::Facet { first, second } => match own {
+                "offer_id" => Some("off"),
+                "affiliate_id" => Some("aff"),
+                c if c == first => Some("a"),
+                c if Some(c) == second => Some("b"),
+                _ => None,
+            },
+        }
+    }
+}
+
+/// A rollup table a query can be read from: its name, its rows' length, the condition that
+/// picks the rows it needs and how it names the fields.
+#[derive(Clone, Copy)]
+struct Rollup {
+    table: &'static str,
+    seconds: i64,
+    code: Option<u8>,
+    column: Columns,
+}
+
+const ROLLUP_SUMS: &str = "sum(impressions), sum(clicks), sum(unique_clicks), sum(payout), sum(revenue)";
+const FACET_SUMS: &str = "sum(impressions), sum(clicks), sum(unique_clicks), sum(payout_sum), sum(revenue_sum)";
+
+impl Rollup {
+    const fn keyed(table: &'static str, seconds: i64) -> Self {
+        Self { table, seconds, code: None, column: Columns::Own }
+    }
+
+    const fn facet(code: u8, first: &'static str, second: Option<&'static str>) -> Self {
+        Self { table: "rollup_facet_days", seconds: 86_400, code: Some(code), column: Columns::Facet { first, second } }
+    }
+}
+
+/// Where a piece is read: a rollup table, or the raw events.
+fn sources(rollup: Option<Rollup>) -> Vec<Source> {
+    if let Some(r) = rollup {
         return vec![Source {
-            table,
+            table: r.table,
             time: "bucket",
-            sums: ROLLUP_SUMS,
+            sums: if r.code.is_some() { FACET_SUMS } else { ROLLUP_SUMS },
             range: |from, to| format!("bucket >= {} AND bucket < {}", from / 1000, to / 1000),
-            counted: "1".into(),
-            column,
+            counted: r.code.map_or_else(|| "1".to_owned(), |code| format!("code = {code}")),
+            column: r.column,
         }];
     }
     let uncounted = format!("({}, {})", Rejection::UnknownOffer.code(), Rejection::UnknownAffiliate.code());
@@ -56,7 +107,7 @@ fn sources(rollup: Option<&'static str>) -> Vec<Source> {
                    sum(toDecimal128(payout, 0)), sum(toDecimal128(revenue, 0))",
             range: |from, to| format!("ts_ms >= {from} AND ts_ms < {to}"),
             counted: format!("error_code NOT IN {uncounted}"),
-            column,
+            column: Columns::Own,
         },
         Source {
             table: "impressions",
@@ -64,9 +115,52 @@ fn sources(rollup: Option<&'static str>) -> Vec<Source> {
             sums: "count(), toUInt64(0), toUInt64(0), sum(toDecimal128(payout, 0)), sum(toDecimal128(revenue, 0))",
             range: |from, to| format!("ts_ms >= {from} AND ts_ms < {to}"),
             counted: "error_code = 0".into(),
-            column,
+            column: Columns::Own,
         },
     ]
+}
+
+/// The rollups that hold every field of a query, coarsest first (the raw events take what
+/// none of them fits).
+fn rollups_for(fields: &[Dimension]) -> Vec<Rollup> {
+    let traffic = Rollup::keyed("rollup_traffic", BUCKET_SECONDS);
+    let ids = fields.iter().any(|d| is_id(*d));
+    if fields.iter().all(|d| is_id(*d)) {
+        return vec![Rollup::keyed("rollup_offer_hours", 3_600), traffic];
+    }
+    let others: Vec<&'static str> = fields.iter().filter(|d| !is_id(**d)).filter_map(|d| column(*d)).collect();
+    let mut distinct = others.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let traffic_only = fields.iter().all(|d| rollup_column(*d).is_some());
+    let mut out = Vec::new();
+    match distinct.as_slice() {
+        // Traffic fields alone, network-wide: the network's days.
+        _ if traffic_only && !ids => out.push(Rollup::keyed("rollup_net_days", 86_400)),
+        // One field beside offers and affiliates: its facet.
+        [one] => {
+            if let Some(code) = schema::field_code(one) {
+                out.push(Rollup::facet(code, one, None));
+            }
+        }
+        // A sub-id and another field, network-wide: their pair.
+        [x, y] if !ids => {
+            let (cx, cy) = (schema::field_code(x), schema::field_code(y));
+            if let (Some(cx), Some(cy)) = (cx, cy)
+                && let Some(code) = schema::pair_code(cx, cy)
+            {
+                let (first, second) = if cx < cy { (*x, *y) } else { (*y, *x) };
+                out.push(Rollup::facet(code, first, Some(second)));
+            }
+        }
+        _ => {}
+    }
+    if traffic_only {
+        out.push(traffic);
+    } else if out.is_empty() {
+        out.push(Rollup::keyed("rollup_days", 86_400));
+    }
+    out
 }
 
 fn number(v: &Value) -> i64 {
@@ -82,27 +176,20 @@ pub async fn traffic_tally(server: &Server, query: &TallyQuery) -> Result<Tallie
     // The coarsest rollups that hold every field the query needs, finer ones for the rest:
     // offer × affiliate hours, then the 15-minute traffic rollups; the daily rollups (which
     // hold every field) for sub-ids; the ragged ends from the raw events.
-    let fields = query.fields();
-    let offer_only = fields.iter().all(|d| matches!(d, Dimension::Offer | Dimension::Affiliate));
-    let tables: Vec<(&'static str, i64)> = if offer_only {
-        vec![("rollup_offer_hours", 3_600), ("rollup_traffic", BUCKET_SECONDS)]
-    } else if fields.iter().all(|d| rollup_column(*d).is_some()) {
-        vec![("rollup_traffic", BUCKET_SECONDS)]
-    } else {
-        vec![("rollup_days", 86_400)]
-    };
-    let grains: Vec<Grain> =
-        tables.iter().map(|(_, seconds)| Grain { seconds: *seconds, filled_to_ms: None }).collect();
+    let tables = rollups_for(&query.fields());
+    let grains: Vec<Grain> = tables.iter().map(|r| Grain { seconds: r.seconds, filled_to_ms: None }).collect();
     for piece in plan(query.from, query.to, &query.cuts, &grains) {
         let table = match piece.level {
-            Level::Rollup(i) => tables.get(i).map(|(t, _)| *t),
+            Level::Rollup(i) => tables.get(i).copied(),
             Level::Raw => None,
         };
         let from_rollups = table.is_some();
         for source in sources(table) {
             let mut conditions = vec![(source.range)(piece.from_ms, piece.to_ms), source.counted.clone()];
             for (dimension, values) in &query.filters {
-                let col = (source.column)(*dimension)
+                let col = source
+                    .column
+                    .of(*dimension)
                     .ok_or_else(|| StoreError::Backend(format!("clickhouse: no column for {}", dimension.name())))?;
                 let list: Vec<String> = values
                     .iter()
@@ -123,7 +210,9 @@ pub async fn traffic_tally(server: &Server, query: &TallyQuery) -> Result<Tallie
             }
             let mut group = Vec::new();
             for (i, d) in query.group.iter().enumerate() {
-                let col = (source.column)(*d)
+                let col = source
+                    .column
+                    .of(*d)
                     .ok_or_else(|| StoreError::Backend(format!("clickhouse: no column for {}", d.name())))?;
                 select.push(format!("{col} AS k{i}"));
                 group.push(format!("k{i}"));
