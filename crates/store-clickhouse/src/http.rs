@@ -155,6 +155,13 @@ impl Server {
         self.send(self.request(None, true).body(sql.to_owned()), first_words(sql)).await
     }
 
+    /// Runs a statement that may take long (a migration filling a table from every event
+    /// there), waiting up to `limit` for it instead of the usual two minutes.
+    pub async fn execute_for(&self, sql: &str, limit: Duration) -> Result<String, StoreError> {
+        keep(Some(&self.database), sql, None);
+        self.send(self.request(None, true).timeout(limit).body(sql.to_owned()), first_words(sql)).await
+    }
+
     /// Runs a statement outside any database (`CREATE DATABASE`).
     pub async fn execute_on_server(&self, sql: &str) -> Result<String, StoreError> {
         keep(None, sql, None);

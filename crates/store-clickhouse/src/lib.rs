@@ -74,6 +74,13 @@ struct Count {
     n: u64,
 }
 
+/// A click a stream answers, before its document is read.
+#[derive(Deserialize)]
+struct Chosen {
+    ts_ms: u64,
+    id: String,
+}
+
 impl ClickHouseEvents {
     /// Connects to `clickhouse_url` (`http://host:8123/database`), creating the database and
     /// applying the schema it lacks.
@@ -162,7 +169,9 @@ impl ClickHouseEvents {
             // Every statement is IF NOT EXISTS: nodes migrating together, or a migration cut
             // short, simply run them again.
             for sql in statements {
-                server.execute(&sql).await.map_err(|e| backend(format!("migration {version}: {e}")))?;
+                // Filling a new table from ten million events takes minutes on a small server.
+                let limit = std::time::Duration::from_secs(3_600);
+                server.execute_for(&sql, limit).await.map_err(|e| backend(format!("migration {version}: {e}")))?;
             }
             server.execute(&format!("INSERT INTO schema_migrations VALUES ({version}, now())")).await?;
             applied.push(version);
@@ -244,6 +253,16 @@ impl ClickHouseEvents {
             }
         }
         Err(last.unwrap_or_else(|| backend("insert failed")))
+    }
+
+    /// Rows of `id` and `doc`, the documents by their click ids.
+    async fn id_docs(&self, sql: &str) -> Result<impl Iterator<Item = (String, String)>, StoreError> {
+        #[derive(Deserialize)]
+        struct IdDoc {
+            id: String,
+            doc: String,
+        }
+        Ok(self.server.rows::<IdDoc>(sql).await?.into_iter().map(|r| (r.id, r.doc)))
     }
 
     async fn docs<T: for<'de> Deserialize<'de>>(&self, sql: &str) -> Result<Vec<T>, StoreError> {
@@ -375,58 +394,78 @@ impl EventStore for ClickHouseEvents {
         if query.limit == 0 || query.to <= query.from {
             return Ok(Vec::new());
         }
-        let mut conditions = click_conditions(query).join(" AND ");
-        // The limit-th matching raw click's time bounds the answer (kept clicks only add
-        // copies or older ones): the sort below then sees that stretch only. It is looked for
-        // in the first hour, then in the whole range: a stream without selective filters finds
-        // it there (here an hour holds 14,000 clicks) for a 300th of the reading, and one that
-        // does not pays one short query more.
-        let (from, to) = (ms(query.from), ms(query.to));
-        let first_hour = from.saturating_add(3_600_000);
-        for end in [first_hour, to] {
-            let cut = format!(
-                "SELECT ts_ms AS n FROM clicks WHERE {conditions} AND ts_ms < {end} ORDER BY ts_ms LIMIT 1 OFFSET {}",
-                query.limit - 1
-            );
-            if let Some(last) = self.server.rows::<Count>(&cut).await?.first() {
-                conditions.push_str(&format!(" AND ts_ms <= {}", last.n));
-                break;
+        let conditions = click_conditions(query).join(" AND ");
+        // The first `limit` matches in time order, raw and kept (kept clicks are copies of
+        // converted ones, and the only copy of those older than the retention). The raw ones
+        // are looked for in the range's first hour before the whole of it: a stream without
+        // selective filters finds them there (here an hour holds 14,000 clicks) and reads a
+        // 300th of the range; a selective one pays one short query more.
+        let limit = query.limit;
+        let first_hour = ms(query.from).saturating_add(3_600_000);
+        let raw = async {
+            let top = |extra: String| {
+                format!("SELECT ts_ms, id FROM clicks WHERE {conditions}{extra} ORDER BY ts_ms, id LIMIT {limit}")
+            };
+            let early = self.server.rows::<Chosen>(&top(format!(" AND ts_ms < {first_hour}"))).await?;
+            if early.len() >= limit || first_hour >= ms(query.to) {
+                return Ok(early);
             }
-            if end >= to {
-                break;
-            }
+            self.server.rows::<Chosen>(&top(String::new())).await
+        };
+        let kept = format!("SELECT ts_ms, id FROM clicks_kept WHERE {conditions} ORDER BY ts_ms, id LIMIT {limit}");
+        let kept = self.server.rows::<Chosen>(&kept);
+        let (raw, kept) = tokio::try_join!(raw, kept)?;
+        let mut chosen: Vec<Chosen> = raw.into_iter().chain(kept).collect();
+        chosen.sort_by(|a, b| (a.ts_ms, &a.id).cmp(&(b.ts_ms, &b.id)));
+        chosen.dedup_by(|a, b| a.id == b.id);
+        chosen.truncate(limit);
+        let (Some(first), Some(last)) = (chosen.first(), chosen.last()) else { return Ok(Vec::new()) };
+        // Their documents: the stretch from the first to the last when they are most of it,
+        // else by their times written out — ClickHouse narrows a literal list by the primary
+        // key to the granules holding them (a `GLOBAL IN` subquery it does not), a few lists
+        // side by side.
+        let span = format!("ts_ms >= {} AND ts_ms <= {}", first.ts_ms, last.ts_ms);
+        let in_span = self.server.rows::<Count>(&format!("SELECT count() AS n FROM click_docs WHERE {span}")).await?;
+        let mut docs: std::collections::HashMap<String, String> =
+            if in_span.first().is_some_and(|c| c.n <= 4 * limit as u64) {
+                self.id_docs(&format!("SELECT id, doc FROM click_docs WHERE {span}")).await?.collect()
+            } else {
+                let mut times: Vec<u64> = chosen.iter().map(|c| c.ts_ms).collect();
+                times.dedup();
+                let mut lists = tokio::task::JoinSet::new();
+                for part in times.chunks(times.len().div_ceil(4)) {
+                    let list = part.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
+                    let store = self.clone();
+                    lists.spawn(async move {
+                        let sql = format!("SELECT id, doc FROM click_docs PREWHERE ts_ms IN ({list})");
+                        store.id_docs(&sql).await.map(Iterator::collect::<Vec<_>>)
+                    });
+                }
+                let mut all = std::collections::HashMap::new();
+                while let Some(part) = lists.join_next().await {
+                    all.extend(part.map_err(|e| backend(format!("a document read failed: {e}")))??);
+                }
+                all
+            };
+        // What raw documents lack (kept clicks past the retention) from the kept copies.
+        let missing: Vec<&Chosen> = chosen.iter().filter(|c| !docs.contains_key(&c.id)).collect();
+        if !missing.is_empty() {
+            let times = missing.iter().map(|c| c.ts_ms.to_string()).collect::<Vec<_>>().join(", ");
+            let ids = missing.iter().map(|c| quote(&c.id)).collect::<Vec<_>>().join(", ");
+            let sql = format!("SELECT id, doc FROM clicks_kept PREWHERE ts_ms IN ({times}) AND id IN ({ids})");
+            docs.extend(self.id_docs(&sql).await?);
         }
-        // First the ids (small to sort), then only their documents, by their times and ids
-        // written out: ClickHouse narrows a literal list by the primary key (not a `GLOBAL IN`
-        // subquery), so it reads the granules of the chosen clicks alone.
-        #[derive(Deserialize)]
-        struct Chosen {
-            ts_ms: u64,
-            id: String,
-        }
-        let chosen = format!(
-            "SELECT ts_ms, id FROM (
-                SELECT ts_ms, id FROM clicks WHERE {conditions}
-                UNION ALL SELECT ts_ms, id FROM clicks_kept WHERE {conditions})
-             ORDER BY id LIMIT 1 BY id LIMIT {}",
-            query.limit
-        );
-        let chosen = self.server.rows::<Chosen>(&chosen).await?;
-        if chosen.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut times: Vec<u64> = chosen.iter().map(|c| c.ts_ms).collect();
-        times.dedup();
-        let times = times.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
-        let ids = chosen.iter().map(|c| quote(&c.id)).collect::<Vec<_>>().join(", ");
-        let wanted = format!("ts_ms IN ({times}) AND id IN ({ids})");
-        let sql = format!(
-            "SELECT doc FROM (
-                SELECT id, doc FROM click_docs PREWHERE {wanted}
-                UNION ALL SELECT id, doc FROM clicks_kept PREWHERE {wanted})
-             ORDER BY id LIMIT 1 BY id"
-        );
-        self.docs(&sql).await
+        chosen
+            .iter()
+            .filter_map(|c| docs.remove(&c.id))
+            .map(|doc| {
+                serde_json::from_str(&doc).map_err(|e| StoreError::Corrupt {
+                    kind: "event",
+                    id: 0,
+                    message: e.to_string(),
+                })
+            })
+            .collect()
     }
 
     async fn checkpoint(&self) -> Result<(), StoreError> {

@@ -239,9 +239,10 @@ pub fn migrations(layout: &Layout) -> Vec<(u32, Vec<String>)> {
              ENGINE = Distributed({cluster}, {database}, click_docs_local, cityHash64(id))"
         ));
     }
-    // Version 4: day rollups small enough for a panel page. `rollup_net_days`: the network's
-    // traffic by source, country, device and OS (no offer or affiliate: a few hundred rows a
-    // day). `rollup_facet_days`: each of the nine report fields alone by offer and affiliate,
+    // Version 4: day rollups small enough for a panel page, both summed within each insert
+    // (a view with `GROUP BY`), so they are small before any merge. `rollup_net_days`: the
+    // network's traffic by source, country, device and OS (no offer or affiliate: a few
+    // hundred rows a day). `rollup_facet_days`: each of the nine report fields alone by offer and affiliate,
     // and each pair of a sub-id and a later field for the whole network (the embedded store's
     // `rollup_field_days` and `rollup_net_pair_days` in one table, told apart by `code`),
     // written by one view per raw table that turns every event into its 39 facets and sums
@@ -258,21 +259,17 @@ pub fn migrations(layout: &Layout) -> Vec<(u32, Vec<String>)> {
              PARTITION BY toYYYYMM(toDateTime(bucket))
              ORDER BY (code, bucket, aff, off, a, b)"
         ),
-        rollup_view(
-            &format!("rollup_net_days_clicks{l}"),
-            &format!("rollup_net_days{l}"),
-            NET_KEYS,
-            86_400,
-            &clicks_source,
-        ),
-        rollup_view(
-            &format!("rollup_net_days_impressions{l}"),
-            &format!("rollup_net_days{l}"),
-            NET_KEYS,
-            86_400,
-            &impressions_source,
-        ),
     ];
+    let summed_sources = [
+        (format!("clicks{l}"), CLICK_SUMMED, format!("error_code NOT IN {uncounted}"), "clicks"),
+        (format!("impressions{l}"), IMPRESSION_SUMMED, "error_code = 0".to_owned(), "impressions"),
+    ];
+    for (table, sums, counted, kind) in &summed_sources {
+        facets.push(format!(
+            "CREATE MATERIALIZED VIEW IF NOT EXISTS rollup_net_days_{kind}{l} TO rollup_net_days{l} AS {}",
+            net_days_select(table, sums, counted)
+        ));
+    }
     let facet_sources = [
         (format!("clicks{l}"), CLICK_FACET_SUMS, format!("error_code NOT IN {uncounted}"), "clicks"),
         (format!("impressions{l}"), IMPRESSION_FACET_SUMS, "error_code = 0".to_owned(), "impressions"),
@@ -284,12 +281,9 @@ pub fn migrations(layout: &Layout) -> Vec<(u32, Vec<String>)> {
         ));
     }
     // Filled from the events already there.
-    for ((table, sums, counted, _), source) in facet_sources.iter().zip([&clicks_source, &impressions_source]) {
+    for ((table, sums, counted, _), (_, summed, _, _)) in facet_sources.iter().zip(&summed_sources) {
         facets.push(format!("INSERT INTO rollup_facet_days{l} {}", facet_select(table, sums, counted)));
-        facets.push(format!(
-            "INSERT INTO rollup_net_days{l} SELECT toUInt32(intDiv(ts_ms, 86400000) * 86400) AS bucket, {}, {source}",
-            NET_KEYS.join(", ")
-        ));
+        facets.push(format!("INSERT INTO rollup_net_days{l} {}", net_days_select(table, summed, counted)));
     }
     if let Layout::Shard { cluster, database } = layout {
         for table in ["rollup_net_days", "rollup_facet_days"] {
@@ -331,6 +325,24 @@ const IMPRESSION_FACET_SUMS: &str = "count() AS impressions, sum(toUInt64(0)) AS
     sum(toUInt64(0)) AS unique_clicks, sum(toUInt64(0)) AS accepted, sum(toUInt64(0)) AS rejected,
     sum(toUInt64(0)) AS filtered, sum(toDecimal128(payout, 0)) AS payout_sum,
     sum(toDecimal128(revenue, 0)) AS revenue_sum";
+
+/// The sums of a rollup row, summed within a view's `GROUP BY`.
+const CLICK_SUMMED: &str = "sum(toUInt64(0)) AS impressions, sum(toUInt64(is_filter = 0)) AS clicks,
+    sum(toUInt64(is_unique = 1 AND is_filter = 0)) AS unique_clicks, sum(toUInt64(error_code = 0)) AS accepted,
+    sum(toUInt64(error_code != 0)) AS rejected, sum(toUInt64(is_filter)) AS filtered,
+    sum(toDecimal128(payout, 0)) AS payout, sum(toDecimal128(revenue, 0)) AS revenue";
+const IMPRESSION_SUMMED: &str = "count() AS impressions, sum(toUInt64(0)) AS clicks,
+    sum(toUInt64(0)) AS unique_clicks, sum(toUInt64(0)) AS accepted, sum(toUInt64(0)) AS rejected,
+    sum(toUInt64(0)) AS filtered, sum(toDecimal128(payout, 0)) AS payout, sum(toDecimal128(revenue, 0)) AS revenue";
+
+/// Every event of `table` (the ones `counted`) by UTC day and the network's keys, summed.
+fn net_days_select(table: &str, sums: &str, counted: &str) -> String {
+    let keys = NET_KEYS.join(", ");
+    format!(
+        "SELECT toUInt32(intDiv(ts_ms, 86400000) * 86400) AS bucket, {keys}, {sums}
+         FROM {table} WHERE {counted} GROUP BY bucket, {keys}"
+    )
+}
 
 /// Every event of `table` (the ones `counted`) as its facets, summed by facet and UTC day.
 fn facet_select(table: &str, sums: &str, counted: &str) -> String {
