@@ -178,6 +178,9 @@ pub async fn traffic_tally(server: &Server, query: &TallyQuery) -> Result<Tallie
     // hold every field) for sub-ids; the ragged ends from the raw events.
     let tables = rollups_for(&query.fields());
     let grains: Vec<Grain> = tables.iter().map(|r| Grain { seconds: r.seconds, filled_to_ms: None }).collect();
+    // Every piece's statements first, then all of them side by side (each is a short read; in
+    // turn, their round trips would add up), their rows taken in order.
+    let mut statements = Vec::new();
     for piece in plan(query.from, query.to, &query.cuts, &grains) {
         let table = match piece.level {
             Level::Rollup(i) => tables.get(i).copied(),
@@ -228,32 +231,51 @@ pub async fn traffic_tally(server: &Server, query: &TallyQuery) -> Result<Tallie
                 conditions.join(" AND "),
                 if group.is_empty() { String::new() } else { format!(" GROUP BY {}", group.join(", ")) },
             );
-            for row in server.rows::<serde_json::Map<String, Value>>(&sql).await? {
-                let at = row_start(query, &piece, row.get("t").map_or(0, number));
-                let key = query
-                    .group
-                    .iter()
-                    .enumerate()
-                    .map(|(i, d)| {
-                        let v = row.get(&format!("k{i}")).cloned().unwrap_or(Value::Null);
-                        if is_id(*d) { Key::Id(number(&v)) } else { Key::Text(v.as_str().unwrap_or("").to_owned()) }
-                    })
-                    .collect();
-                let sums = row.get("sums").and_then(Value::as_array).cloned().unwrap_or_default();
-                let at_n = |i: usize| sums.get(i).map_or(0, |v| u64::try_from(number(v)).unwrap_or(0));
-                let money = |i: usize| sums.get(i).and_then(Value::as_str).map_or(Decimal::ZERO, units_text);
-                let totals = Totals {
-                    impressions: at_n(0),
-                    clicks: at_n(1),
-                    unique_clicks: at_n(2),
-                    payout: money(3),
-                    revenue: money(4),
-                    ..Totals::default()
-                };
-                out.rows.push(Tally { at, key, totals });
-            }
+            statements.push((piece, sql));
         }
         out.served = out.served.and(Served { rollups: from_rollups, raw: !from_rollups });
+    }
+    // At most four at once per tally: a report by local day has a piece per day.
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(4));
+    let mut reads = tokio::task::JoinSet::new();
+    for (n, (_, sql)) in statements.iter().enumerate() {
+        let (server, sql, slots) = (server.clone(), sql.clone(), slots.clone());
+        reads.spawn(async move {
+            let _slot = slots.acquire_owned().await;
+            (n, server.rows::<serde_json::Map<String, Value>>(&sql).await)
+        });
+    }
+    let mut answers = Vec::with_capacity(statements.len());
+    while let Some(done) = reads.join_next().await {
+        let (n, rows) = done.map_err(|e| StoreError::Backend(format!("clickhouse: a tally read failed: {e}")))?;
+        answers.push((n, rows?));
+    }
+    answers.sort_by_key(|(n, _)| *n);
+    for ((piece, _), (_, rows)) in statements.iter().zip(answers) {
+        for row in rows {
+            let at = row_start(query, piece, row.get("t").map_or(0, number));
+            let key = query
+                .group
+                .iter()
+                .enumerate()
+                .map(|(i, d)| {
+                    let v = row.get(&format!("k{i}")).cloned().unwrap_or(Value::Null);
+                    if is_id(*d) { Key::Id(number(&v)) } else { Key::Text(v.as_str().unwrap_or("").to_owned()) }
+                })
+                .collect();
+            let sums = row.get("sums").and_then(Value::as_array).cloned().unwrap_or_default();
+            let at_n = |i: usize| sums.get(i).map_or(0, |v| u64::try_from(number(v)).unwrap_or(0));
+            let money = |i: usize| sums.get(i).and_then(Value::as_str).map_or(Decimal::ZERO, units_text);
+            let totals = Totals {
+                impressions: at_n(0),
+                clicks: at_n(1),
+                unique_clicks: at_n(2),
+                payout: money(3),
+                revenue: money(4),
+                ..Totals::default()
+            };
+            out.rows.push(Tally { at, key, totals });
+        }
     }
     Ok(out)
 }
