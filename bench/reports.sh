@@ -88,13 +88,17 @@ D=$(best curl "$BASE/v1/affiliates/reporting/clicks/stream" -H "x-eflow-api-key:
   -d "{\"from\":\"$D_FROM\",\"to\":\"$D_TO\",\"timezone_id\":67}")
 N=$(curl -fs "$BASE/v1/affiliates/reporting/clicks/stream" -H "x-eflow-api-key: $ADMIN" -H 'content-type: application/json' \
   -d "{\"from\":\"$D_FROM\",\"to\":\"$D_TO\",\"timezone_id\":67}" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["clicks"]))')
-# Freshness: a click, then the report until it counts it.
-before=$(curl -fs "$BASE/api/reports?from=-1%20hour&to=now&offer_id=1" -H "Authorization: Bearer $ADMIN" | python3 -c 'import json,sys; print(json.load(sys.stdin)["totals"]["clicks"])')
+# Freshness: a click, then the report until it counts it — over a window that starts at a
+# fixed time, a minute ago (one that slides would lose the loaded clicks at its start when the
+# load ended within the hour).
+FRESH=$(date -u -d '1 minute ago' '+%Y-%m-%d%%20%H:%M:%S')
+before=$(curl -fs "$BASE/api/reports?from=$FRESH&to=now&offer_id=1" -H "Authorization: Bearer $ADMIN" | python3 -c 'import json,sys; print(json.load(sys.stdin)["totals"]["clicks"])')
 start=$(date +%s.%N)
 curl -fs -o /dev/null "$BASE/c/1/$AFFILIATE_ID" -A "Mozilla/5.0 (fresh)"
 while :; do
-  now=$(curl -fs "$BASE/api/reports?from=-1%20hour&to=now&offer_id=1" -H "Authorization: Bearer $ADMIN" | python3 -c 'import json,sys; print(json.load(sys.stdin)["totals"]["clicks"])')
+  now=$(curl -fs "$BASE/api/reports?from=$FRESH&to=now&offer_id=1" -H "Authorization: Bearer $ADMIN" | python3 -c 'import json,sys; print(json.load(sys.stdin)["totals"]["clicks"])')
   [ "$now" -gt "$before" ] && break
+  python3 -c "import sys, time; sys.exit(time.time() - $start > 60)" || { echo "bench: the click did not show in 60 s" >&2; exit 1; }
   sleep 0.01
 done
 F=$(python3 -c "import time; print(f'{(time.time() - $start) * 1000:.0f}')")
