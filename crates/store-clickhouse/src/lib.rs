@@ -421,8 +421,8 @@ impl EventStore for ClickHouseEvents {
         chosen.truncate(limit);
         let (Some(first), Some(last)) = (chosen.first(), chosen.last()) else { return Ok(Vec::new()) };
         // Their documents: the stretch from the first to the last when they are most of it,
-        // else by their times written out — ClickHouse narrows a literal list by the primary
-        // key to the granules holding them (a `GLOBAL IN` subquery it does not).
+        // else by their times written out, which ClickHouse narrows by the primary key to the
+        // granules holding them (18.16 does not for a `GLOBAL IN` over another table).
         let span = format!("ts_ms >= {} AND ts_ms <= {}", first.ts_ms, last.ts_ms);
         let in_span = self.server.rows::<Count>(&format!("SELECT count() AS n FROM click_docs WHERE {span}")).await?;
         let mut docs: std::collections::HashMap<String, String> =
