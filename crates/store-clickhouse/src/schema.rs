@@ -223,9 +223,9 @@ pub fn migrations(layout: &Layout) -> Vec<(u32, Vec<String>)> {
     // Version 3: each click's document in a table of its own, in granules of 16 rows keyed by
     // time alone (an index entry of 8 bytes per 16 clicks), so a stream fetches the clicks it
     // answers without reading the documents of the thousands around each one (in `clicks`, a
-    // granule of 8,192 rows is read whole). New
-    // clicks leave `clicks.doc` empty; the ones already there are copied (a copy repeated by a
-    // cut-short migration is harmless: documents are read one per id).
+    // granule of 8,192 rows is read whole). New clicks leave `clicks.doc` empty; the ones
+    // already there are copied (a copy repeated by a cut-short migration is harmless:
+    // documents are read one per id).
     let mut docs = vec![
         format!(
             "CREATE TABLE IF NOT EXISTS click_docs{l} (ts_ms UInt64, id String, batch String, doc String)
@@ -243,11 +243,11 @@ pub fn migrations(layout: &Layout) -> Vec<(u32, Vec<String>)> {
     // Version 4: day rollups small enough for a panel page, both summed within each insert
     // (a view with `GROUP BY`), so they are small before any merge. `rollup_net_days`: the
     // network's traffic by source, country, device and OS (no offer or affiliate: a few
-    // hundred rows a day). `rollup_facet_days`: each of the nine report fields alone by offer and affiliate,
-    // and each pair of a sub-id and a later field for the whole network (the embedded store's
-    // `rollup_field_days` and `rollup_net_pair_days` in one table, told apart by `code`),
-    // written by one view per raw table that turns every event into its 39 facets and sums
-    // them within the insert.
+    // hundred rows a day). `rollup_facet_days`: each of the nine report fields alone by offer
+    // and affiliate, and each pair of a sub-id and a later field for the whole network (the
+    // embedded store's `rollup_field_days` and `rollup_net_pair_days` in one table, told apart
+    // by `code`; offer and affiliate as `off` and `aff`), written by one view per raw table
+    // that turns every event into its 39 facets and sums them within the insert.
     let mut facets = vec![
         rollup_table(&format!("rollup_net_days{l}"), NET_KEYS),
         format!(
@@ -255,7 +255,7 @@ pub fn migrations(layout: &Layout) -> Vec<(u32, Vec<String>)> {
                 code UInt8, bucket UInt32, aff Int64, off Int64, a String, b String,
                 impressions UInt64, clicks UInt64, unique_clicks UInt64,
                 accepted UInt64, rejected UInt64, filtered UInt64,
-                payout_sum Decimal128(0), revenue_sum Decimal128(0)
+                payout Decimal128(0), revenue Decimal128(0)
              ) ENGINE = SummingMergeTree
              PARTITION BY toYYYYMM(toDateTime(bucket))
              ORDER BY (code, bucket, aff, off, a, b)"
@@ -266,25 +266,18 @@ pub fn migrations(layout: &Layout) -> Vec<(u32, Vec<String>)> {
         (format!("impressions{l}"), IMPRESSION_SUMMED, "error_code = 0".to_owned(), "impressions"),
     ];
     for (table, sums, counted, kind) in &summed_sources {
+        let (net, facet) = (net_days_select(table, sums, counted), facet_select(table, sums, counted));
         facets.push(format!(
-            "CREATE MATERIALIZED VIEW IF NOT EXISTS rollup_net_days_{kind}{l} TO rollup_net_days{l} AS {}",
-            net_days_select(table, sums, counted)
+            "CREATE MATERIALIZED VIEW IF NOT EXISTS rollup_net_days_{kind}{l} TO rollup_net_days{l} AS {net}"
         ));
-    }
-    let facet_sources = [
-        (format!("clicks{l}"), CLICK_FACET_SUMS, format!("error_code NOT IN {uncounted}"), "clicks"),
-        (format!("impressions{l}"), IMPRESSION_FACET_SUMS, "error_code = 0".to_owned(), "impressions"),
-    ];
-    for (table, sums, counted, kind) in &facet_sources {
         facets.push(format!(
-            "CREATE MATERIALIZED VIEW IF NOT EXISTS rollup_facet_days_{kind}{l} TO rollup_facet_days{l} AS {}",
-            facet_select(table, sums, counted)
+            "CREATE MATERIALIZED VIEW IF NOT EXISTS rollup_facet_days_{kind}{l} TO rollup_facet_days{l} AS {facet}"
         ));
     }
     // Filled from the events already there.
-    for ((table, sums, counted, _), (_, summed, _, _)) in facet_sources.iter().zip(&summed_sources) {
+    for (table, sums, counted, _) in &summed_sources {
         facets.push(format!("INSERT INTO rollup_facet_days{l} {}", facet_select(table, sums, counted)));
-        facets.push(format!("INSERT INTO rollup_net_days{l} {}", net_days_select(table, summed, counted)));
+        facets.push(format!("INSERT INTO rollup_net_days{l} {}", net_days_select(table, sums, counted)));
     }
     if let Layout::Shard { cluster, database } = layout {
         for table in ["rollup_net_days", "rollup_facet_days"] {
@@ -316,16 +309,6 @@ pub fn pair_code(a: u8, b: u8) -> Option<u8> {
     let (first, second) = (a.min(b), a.max(b));
     ((1..=5).contains(&first) && first < second && second <= 9).then(|| first * 10 + second)
 }
-
-/// A raw event's sums within the view's `GROUP BY`.
-const CLICK_FACET_SUMS: &str = "sum(toUInt64(0)) AS impressions, sum(toUInt64(is_filter = 0)) AS clicks,
-    sum(toUInt64(is_unique = 1 AND is_filter = 0)) AS unique_clicks, sum(toUInt64(error_code = 0)) AS accepted,
-    sum(toUInt64(error_code != 0)) AS rejected, sum(toUInt64(is_filter)) AS filtered,
-    sum(toDecimal128(payout, 0)) AS payout_sum, sum(toDecimal128(revenue, 0)) AS revenue_sum";
-const IMPRESSION_FACET_SUMS: &str = "count() AS impressions, sum(toUInt64(0)) AS clicks,
-    sum(toUInt64(0)) AS unique_clicks, sum(toUInt64(0)) AS accepted, sum(toUInt64(0)) AS rejected,
-    sum(toUInt64(0)) AS filtered, sum(toDecimal128(payout, 0)) AS payout_sum,
-    sum(toDecimal128(revenue, 0)) AS revenue_sum";
 
 /// The sums of a rollup row, summed within a view's `GROUP BY`.
 const CLICK_SUMMED: &str = "sum(toUInt64(0)) AS impressions, sum(toUInt64(is_filter = 0)) AS clicks,

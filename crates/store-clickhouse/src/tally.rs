@@ -74,7 +74,6 @@ struct Rollup {
 }
 
 const ROLLUP_SUMS: &str = "sum(impressions), sum(clicks), sum(unique_clicks), sum(payout), sum(revenue)";
-const FACET_SUMS: &str = "sum(impressions), sum(clicks), sum(unique_clicks), sum(payout_sum), sum(revenue_sum)";
 
 impl Rollup {
     const fn keyed(table: &'static str, seconds: i64) -> Self {
@@ -92,7 +91,7 @@ fn sources(rollup: Option<Rollup>) -> Vec<Source> {
         return vec![Source {
             table: r.table,
             time: "bucket",
-            sums: if r.code.is_some() { FACET_SUMS } else { ROLLUP_SUMS },
+            sums: ROLLUP_SUMS,
             range: |from, to| format!("bucket >= {} AND bucket < {}", from / 1000, to / 1000),
             counted: r.code.map_or_else(|| "1".to_owned(), |code| format!("code = {code}")),
             column: r.column,
@@ -128,8 +127,7 @@ fn rollups_for(fields: &[Dimension]) -> Vec<Rollup> {
     if fields.iter().all(|d| is_id(*d)) {
         return vec![Rollup::keyed("rollup_offer_hours", 3_600), traffic];
     }
-    let others: Vec<&'static str> = fields.iter().filter(|d| !is_id(**d)).filter_map(|d| column(*d)).collect();
-    let mut distinct = others.clone();
+    let mut distinct: Vec<&'static str> = fields.iter().filter(|d| !is_id(**d)).filter_map(|d| column(*d)).collect();
     distinct.sort_unstable();
     distinct.dedup();
     let traffic_only = fields.iter().all(|d| rollup_column(*d).is_some());

@@ -20,6 +20,14 @@ async fn store() -> ClickHouseEvents {
 
 clicktrail_store::event_store_conformance!(async { Arc::new(store().await) as Arc<dyn EventStore> });
 
+/// `n` clicks a second apart, starting an hour ago, on offer 7 and affiliate 3.
+fn clicks_an_hour_ago(n: u8) -> Vec<clicktrail_domain::click::Click> {
+    let at = chrono::Utc::now() - chrono::Duration::hours(1);
+    (0..n)
+        .map(|i| clicktrail_store::conformance::sample_click(at + chrono::Duration::seconds(i64::from(i)), i, 7, 3))
+        .collect()
+}
+
 /// The same suite on two shards of a cluster (`TEST_CLICKHOUSE_SHARDS`, comma-separated, and
 /// `TEST_CLICKHOUSE_CLUSTER`; start.sh's two servers and cluster when unset): every read and
 /// write through `Distributed` tables.
@@ -44,11 +52,8 @@ mod two_shards {
     /// Clicks land on both shards, and each click on one only.
     #[tokio::test]
     async fn clicks_spread_over_the_shards() {
-        use clicktrail_store::conformance::sample_click;
         let store = store().await;
-        let at = chrono::Utc::now() - chrono::Duration::hours(1);
-        let clicks: Vec<_> =
-            (0..64u8).map(|n| sample_click(at + chrono::Duration::seconds(i64::from(n)), n, 7, 3)).collect();
+        let clicks = clicks_an_hour_ago(64);
         store.append(Arc::new(clicktrail_store::EventBatch { clicks, impressions: vec![] })).await.expect("append");
         let per_shard = store.rows_per_shard("clicks").await.expect("counts");
         assert_eq!(per_shard.iter().sum::<u64>(), 64, "{per_shard:?}");
@@ -61,11 +66,9 @@ mod two_shards {
 /// had already landed is not written again.
 #[tokio::test]
 async fn a_retried_batch_is_written_once() {
-    use clicktrail_store::conformance::sample_click;
     let store = store().await;
     let at = chrono::Utc::now() - chrono::Duration::hours(1);
-    let clicks: Vec<_> =
-        (0..10u8).map(|n| sample_click(at + chrono::Duration::seconds(i64::from(n)), n, 7, 3)).collect();
+    let clicks = clicks_an_hour_ago(10);
     let first = clicks[0].id;
     let batch = Arc::new(clicktrail_store::EventBatch { clicks, impressions: vec![] });
     store.append(batch.clone()).await.expect("append");
